@@ -1,0 +1,127 @@
+"""The `liberry` command: `liberry server` and `liberry demo`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path("~/.liberry/server")
+DEFAULT_DEMO_DIR = Path("~/.liberry/demo")
+
+
+def _server_args(p: argparse.ArgumentParser, default_dir: Path, default_port: int) -> None:
+    p.add_argument("--data-dir", type=Path, default=default_dir,
+                   help=f"database and files live here (default: {default_dir})")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=default_port, help=f"TCP port (default: {default_port})")
+    p.add_argument("--heartbeat-timeout", type=float, default=300.0, metavar="SECONDS",
+                   help="mark a running run crashed after this long without a heartbeat")
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .server.app import create_app
+    from .server.datadir import DataDir
+
+    data = DataDir.open(args.data_dir)
+    app = create_app(data.store, data.blobs, heartbeat_timeout_s=args.heartbeat_timeout)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{host}:{args.port}"
+    print(f"liberry server on {url}  (data: {data.path})", flush=True)
+    if data.created_key:
+        print(f"API key (shown once; also saved, mode 0600, in {data.path / 'api_key'}):", flush=True)
+        print(f"  {data.api_key}", flush=True)
+    else:
+        print(f"API key: see {data.path / 'api_key'}", flush=True)
+    print(f"Log with W&B:  WANDB_BASE_URL={url} WANDB_API_KEY=<key> python train.py", flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
+    try:
+        # uvicorn handles SIGINT/SIGTERM itself: it stops accepting, finishes in-flight
+        # requests (each a committed-or-rolled-back transaction), then returns.
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    finally:
+        data.store.close()
+    print("liberry server stopped.", flush=True)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from . import demo
+    from .server import start
+
+    notebook = Path(args.notebook).resolve()
+    with start(
+        data_dir=args.data_dir, host=args.host, port=args.port,
+        heartbeat_timeout_s=args.heartbeat_timeout,
+    ) as srv:
+        demo.seed(srv.url, srv.api_key, runs=args.runs, progress=True)
+        env = {**os.environ, "LIBERRY_BASE_URL": srv.url, "LIBERRY_API_KEY": srv.api_key}
+        print(f"\nliberry server: {srv.url}  (data: {srv.data_dir})", flush=True)
+        print(f"demo project:   {srv.url}  ->  liberry.Api().runs('{demo.ENTITY}/{demo.PROJECT}')")
+        if args.no_jupyter:
+            print("Press Ctrl-C to stop.", flush=True)
+            _wait_forever()
+            return 0
+        if shutil.which("jupyter") is None:
+            print("JupyterLab is not installed: pip install 'liberry-widgets[notebook]'", file=sys.stderr)
+            return 1
+        cmd = [
+            "jupyter", "lab", str(notebook.name), f"--ServerApp.root_dir={notebook.parent}",
+            "--ServerApp.ip=127.0.0.1",
+        ]
+        if args.no_browser:
+            cmd.append("--no-browser")
+        if os.geteuid() == 0:
+            cmd.append("--allow-root")
+        print(f"opening {notebook} in JupyterLab (Ctrl-C stops both)...", flush=True)
+        proc = subprocess.Popen(cmd, env=env)
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+            return 0
+
+
+def _wait_forever() -> None:
+    import threading
+
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="liberry", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_server = sub.add_parser("server", help="run a persistent W&B-compatible tracking server")
+    _server_args(p_server, DEFAULT_DATA_DIR, 8080)
+    p_server.set_defaults(func=cmd_server)
+
+    p_demo = sub.add_parser("demo", help="a local server with demo data, opened in JupyterLab")
+    _server_args(p_demo, DEFAULT_DEMO_DIR, 8787)
+    p_demo.add_argument("--runs", type=int, default=240, help="demo runs to create (default 240)")
+    p_demo.add_argument("--no-browser", action="store_true",
+                        help="print the URLs instead of opening a browser")
+    p_demo.add_argument("--no-jupyter", action="store_true",
+                        help="only run the seeded server (no JupyterLab)")
+    p_demo.add_argument("--notebook", default=str(Path("notebooks/quickstart.ipynb")),
+                        help="notebook to open (default notebooks/quickstart.ipynb)")
+    p_demo.set_defaults(func=cmd_demo)
+
+    args = parser.parse_args(argv)
+    if hasattr(args, "data_dir") and args.data_dir is not None:
+        args.data_dir = Path(args.data_dir).expanduser()
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

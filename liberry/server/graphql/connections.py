@@ -1,0 +1,59 @@
+"""Relay-style connections (edges/pageInfo) as W&B returns them."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from ..store.errors import StoreError
+
+T = TypeVar("T")
+
+MAX_PAGE = 10_000
+
+
+def page_size(first: int | None, default: int = 50) -> int:
+    if first is None:
+        return default
+    if first < 0:
+        raise StoreError(f"`first` must be >= 0, got {first}")
+    return min(first, MAX_PAGE)
+
+
+def id_cursor(pk: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{pk}".encode()).decode()
+
+
+def parse_id_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
+        kind, _, value = raw.partition(":")
+        if kind == "id":
+            return int(value)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise StoreError(f"malformed cursor {cursor!r}: pass back an endCursor the server returned")
+
+
+def connection(
+    items: Sequence[T],
+    has_next: bool,
+    cursor: Callable[[T], str],
+    node: Callable[[T], Any],
+    total: Callable[[], int] | None = None,
+) -> dict[str, Any]:
+    edges = [{"node": node(item), "cursor": cursor(item)} for item in items]
+    return {
+        "edges": edges,
+        "pageInfo": {
+            "startCursor": edges[0]["cursor"] if edges else None,
+            "endCursor": edges[-1]["cursor"] if edges else None,
+            "hasNextPage": has_next,
+            "hasPreviousPage": False,
+        },
+        # Resolved lazily: counting is a query of its own, only run when asked for.
+        "totalCount": (lambda _info: total()) if total else None,
+    }

@@ -1,0 +1,25 @@
+"""What every resolver can reach: the request's user, its DB transaction, URLs and blobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from ..blobs import Blobs
+from ..store import Store
+
+
+@dataclass
+class RequestContext:
+    store: Store
+    conn: Connection
+    user: dict[str, Any]
+    base_url: str
+    blobs: Blobs
+    # Per-request memo (e.g. project rows by id) so nested fields don't re-query.
+    memo: dict[Any, Any] = field(default_factory=dict)
+
+    def absolute(self, path: str) -> str:
+        return self.base_url.rstrip("/") + path

@@ -1,0 +1,158 @@
+"""Run one GraphQL request: parse (cached), validate, pick a transaction, execute, format.
+
+Queries run in one read transaction (a consistent snapshot). A mutation runs in one write
+transaction that is rolled back when any error occurs, so bad input never half-writes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    build_schema,
+    specified_rules,
+    execute,
+    parse,
+    validate,
+)
+
+from ..blobs import Blobs
+from ..store import Store
+from ..store.errors import StoreError
+from .context import RequestContext
+from .root import Mutation, Query
+
+log = logging.getLogger(__name__)
+
+
+# W&B's clients declare variables and fragments some operations never use; be lenient there.
+_RULES = [
+    rule for rule in specified_rules
+    if rule.__name__ not in ("NoUnusedVariablesRule", "NoUnusedFragmentsRule")
+]
+
+
+class BadRequest(ValueError):
+    """The request body is not a GraphQL request; maps to HTTP 400."""
+
+
+def load_schema() -> GraphQLSchema:
+    sdl = resources.files(__package__).joinpath("schema.graphql").read_text()
+    return build_schema(sdl)
+
+
+class GraphQLService:
+    def __init__(self, store: Store, blobs: Blobs) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.schema = load_schema()
+        self._query_root = Query()
+        self._mutation_root = Mutation()
+        self._document = lru_cache(maxsize=512)(self._parse_and_validate)
+
+    def _parse_and_validate(self, text: str) -> DocumentNode | list[GraphQLError]:
+        try:
+            document = parse(text)
+        except GraphQLError as exc:
+            return [exc]
+        errors = validate(self.schema, document, _RULES)
+        return list(errors) if errors else document
+
+    def execute(self, body: Any, user: dict[str, Any], base_url: str) -> dict[str, Any]:
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+            raise BadRequest(
+                'expected a JSON object {"query": "...", "variables": {...}, '
+                '"operationName": "..."}'
+            )
+        variables = body.get("variables")
+        if variables is not None and not isinstance(variables, dict):
+            raise BadRequest("`variables` must be a JSON object")
+        op_name = body.get("operationName") or None
+        doc = self._document(body["query"])
+        if isinstance(doc, list):
+            return {"data": None, "errors": [_format(e) for e in doc]}
+        operation = _operation(doc, op_name)
+        if operation is None:
+            msg = (
+                f"no operation named {op_name!r} in the document"
+                if op_name
+                else "the document has several operations: set operationName"
+            )
+            return {"data": None, "errors": [{"message": msg}]}
+        if operation.operation == OperationType.MUTATION:
+            return self._run(doc, variables, op_name, user, base_url, write=True)
+        return self._run(doc, variables, op_name, user, base_url, write=False)
+
+    def _run(
+        self,
+        doc: DocumentNode,
+        variables: dict[str, Any] | None,
+        op_name: str | None,
+        user: dict[str, Any],
+        base_url: str,
+        *,
+        write: bool,
+    ) -> dict[str, Any]:
+        opts = {"liberry_write": True} if write else {}
+        after_commit: list[Callable[[], None]] = []
+        with self.store.engine.connect().execution_options(**opts) as conn:
+            tx = conn.begin()
+            ctx = RequestContext(self.store, conn, user, base_url, self.blobs)
+            try:
+                result: ExecutionResult = execute(  # type: ignore[assignment]
+                    self.schema,
+                    doc,
+                    root_value=self._mutation_root if write else self._query_root,
+                    context_value=ctx,
+                    variable_values=variables,
+                    operation_name=op_name,
+                )
+            except BaseException:
+                tx.rollback()
+                raise
+            if write and result.errors:
+                tx.rollback()
+            else:
+                tx.commit()
+                after_commit = ctx.memo.get("after_commit", [])
+        for hook in after_commit:
+            hook()
+        out: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            out["errors"] = [_format(e) for e in result.errors]
+        return out
+
+
+def _operation(doc: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
+    if name is None:
+        return ops[0] if len(ops) == 1 else None
+    for op in ops:
+        if op.name and op.name.value == name:
+            return op
+    return None
+
+
+def _format(error: GraphQLError) -> dict[str, Any]:
+    original = error.original_error
+    if original is not None and not isinstance(original, StoreError | GraphQLError):
+        log.exception("unexpected error in resolver", exc_info=original)
+        message = f"internal server error ({type(original).__name__}); see the server log"
+    else:
+        message = error.message
+    out: dict[str, Any] = {"message": message}
+    if error.path:
+        out["path"] = list(error.path)
+    if error.locations:
+        out["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+    return out

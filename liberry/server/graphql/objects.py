@@ -1,0 +1,337 @@
+"""GraphQL object types as thin Python views over store rows.
+
+graphql-core's default resolver reads an attribute named like the field and calls it with
+`(info, **args)` when it is a method, so each class below mirrors one SDL type.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from graphql import GraphQLResolveInfo
+
+from ..store import accounts, files, history, projects, runs
+from ..store.errors import StoreError
+from ..store.util import encode_id, iso_to_wandb
+from .connections import connection, id_cursor, page_size, parse_id_cursor
+from .context import RequestContext
+
+Info = GraphQLResolveInfo
+
+
+def ctx_of(info: Info) -> RequestContext:
+    ctx: RequestContext = info.context
+    return ctx
+
+
+class UserObj:
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.row = row
+        self.id = encode_id("User", row["id"])
+        self.name = row.get("name") or row["username"]
+        self.username = row["username"]
+        self.email = row.get("email")
+        self.admin = bool(row.get("admin"))
+        self.flags = "{}"
+        self.entity = row["username"]
+        self.deletedAt = None
+        self.photoUrl = None
+
+    def apiKeys(self, info: Info) -> dict[str, Any]:
+        keys = accounts.api_keys_of(ctx_of(info).conn, self.row["id"])
+        return {
+            "edges": [
+                {"node": {"id": encode_id("ApiKey", k["id"]), "name": k["name"],
+                          "description": k["description"]}}
+                for k in keys
+            ]
+        }
+
+    def teams(self, info: Info, first: int | None = None) -> dict[str, Any]:
+        from sqlalchemy import select
+
+        from ..store import tables as t
+
+        rows = ctx_of(info).conn.execute(
+            select(t.entities).where(t.entities.c.user_id == self.row["id"]).order_by(t.entities.c.id)
+        ).mappings()
+        return {"edges": [{"node": EntityObj(dict(r))} for r in rows]}
+
+
+class EntityObj:
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.row = row
+        self.id = encode_id("Entity", row["id"])
+        self.name = row["name"]
+        self.isTeam = bool(row.get("is_team"))
+        self.organization = None
+
+    def projects(self, info: Info, first: int | None = None, after: str | None = None) -> Any:
+        return project_connection(info, self.name, first, after)
+
+
+def project_connection(info: Info, entity: str | None, first: int | None, after: str | None) -> Any:
+    size = page_size(first, 100)
+    rows = projects.list_projects(ctx_of(info).conn, entity, size + 1, parse_id_cursor(after))
+    return connection(rows[:size], len(rows) > size, lambda r: id_cursor(r["id"]), ProjectObj)
+
+
+class ProjectObj:
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.row = row
+        self.id = encode_id("Project", row["id"])
+        self.internalId = str(row["id"])
+        self.name = row["name"]
+        self.entityName = row["entity_name"]
+        self.description = row.get("description")
+        self.access = "PRIVATE"
+        self.views = "{}"
+        self.readOnly = False
+        self.isBenchmark = False
+        self.createdAt = iso_to_wandb(row["created_at"])
+        self.updatedAt = self.createdAt
+
+    def entity(self, info: Info) -> EntityObj:
+        ent = accounts.entity_by_name(ctx_of(info).conn, self.entityName)
+        assert ent is not None
+        return EntityObj(ent)
+
+    def user(self, info: Info) -> UserObj | None:
+        from sqlalchemy import select
+
+        from ..store import tables as t
+
+        if self.row.get("user_id") is None:
+            return None
+        row = ctx_of(info).conn.execute(
+            select(t.users).where(t.users.c.id == self.row["user_id"])
+        ).mappings().first()
+        return UserObj(dict(row)) if row else None
+
+    def runCount(self, info: Info, filters: str | None = None) -> int:
+        return runs.count_runs(ctx_of(info).conn, self.row["id"], runs.parse_filters(filters))
+
+    def runs(
+        self,
+        info: Info,
+        filters: str | None = None,
+        order: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> dict[str, Any]:
+        if last is not None or before is not None:
+            raise StoreError("backward pagination (last/before) is not supported; use first/after")
+        conn = ctx_of(info).conn
+        parsed = runs.parse_filters(filters)
+        size = page_size(first, 50)
+        page, has_next = runs.list_runs(
+            conn, self.row["id"], filters=parsed, order=order, first=size, after=after
+        )
+        project = self.row
+        return connection(
+            page,
+            has_next,
+            lambda item: item[1],
+            lambda item: RunObj(item[0], project),
+            total=lambda: runs.count_runs(conn, project["id"], parsed),
+        )
+
+    def run(self, info: Info, name: str) -> RunObj | None:
+        row = runs.get_run(ctx_of(info).conn, self.row["id"], name)
+        return RunObj(row, self.row) if row else None
+
+    def bucket(self, info: Info, name: str, missingOk: bool | None = None) -> RunObj | None:
+        return self.run(info, name)
+
+    def runKeys(self, info: Info) -> dict[str, list[str]]:
+        config_keys, summary_keys = runs.run_keys(ctx_of(info).conn, self.row["id"])
+        return {"config": config_keys, "summary": summary_keys}
+
+    def sweep(self, info: Info, sweepName: str) -> None:
+        # No sweep has been created on this server yet (sweeps arrive with the sweep issue).
+        return None
+
+    def sweeps(self, info: Info, first: int | None = None, after: str | None = None) -> Any:
+        return connection([], False, str, lambda x: x, total=lambda: 0)
+
+    def allViews(self, info: Info, **_: Any) -> Any:
+        return connection([], False, str, lambda x: x, total=lambda: 0)
+
+
+def _wandb_internal(config_text: str) -> dict[str, Any]:
+    wrapped = json.loads(config_text or "{}").get("_wandb")
+    value = wrapped.get("value") if isinstance(wrapped, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+class RunObj:
+    def __init__(self, row: dict[str, Any], project: dict[str, Any]) -> None:
+        self.row = row
+        self.project_row = project
+        self.id = encode_id("Run", row["id"])
+        self.name = row["name"]
+        self.displayName = row.get("display_name") or row["name"]
+        self.state = row["state"]
+        self.config = row["config"]
+        self.summaryMetrics = row["summary"]
+        self.systemMetrics = row["system_metrics"]
+        self.tags = json.loads(row["tags"] or "[]")
+        self.group = row.get("group_name")
+        self.groupName = self.group
+        self.jobType = row.get("job_type")
+        self.notes = row.get("notes")
+        self.description = row.get("description")
+        self.commit = row.get("commit_hash")
+        self.host = row.get("host")
+        self.program = row.get("program")
+        self.sweepName = row.get("sweep_name")
+        self.sweep = None
+        self.readOnly = False
+        self.createdAt = iso_to_wandb(row["created_at"])
+        self.updatedAt = iso_to_wandb(row["updated_at"])
+        self.heartbeatAt = iso_to_wandb(row["heartbeat_at"])
+        self.exitcode = row.get("exitcode")
+        self.projectId = str(row["project_id"])
+        self.historyLineCount = row["history_line_count"]
+        self.logLineCount = row["log_line_count"]
+        self.eventsLineCount = row["events_line_count"]
+        self.stopped = False
+
+    def project(self, info: Info) -> ProjectObj:
+        return ProjectObj(self.project_row)
+
+    def user(self, info: Info) -> dict[str, Any] | None:
+        if self.row.get("username") is None:
+            return None
+        return {
+            "id": encode_id("User", self.row["user_id"]),
+            "name": self.row.get("user_name") or self.row["username"],
+            "username": self.row["username"],
+            "email": None, "admin": False, "flags": "{}", "entity": self.row["username"],
+        }
+
+    def wandbConfig(self, info: Info, keys: list[str] | None = None) -> str:
+        internal = _wandb_internal(self.config)
+        if keys is not None:
+            internal = {k: internal[k] for k in keys if k in internal}
+        return json.dumps(internal)
+
+    def historyKeys(self, info: Info, format: str | None = None) -> Any:
+        return json.loads(self.row["history_keys"])
+
+    def historyTail(self, info: Info) -> str:
+        return json.dumps(history.history_tail(ctx_of(info).conn, self.row["id"]))
+
+    def eventsTail(self, info: Info) -> str:
+        lines = history.stream_lines(ctx_of(info).conn, self.row["id"], history.EVENTS_FILE)
+        return json.dumps(lines[-1:])
+
+    def history(
+        self,
+        info: Info,
+        samples: int | None = None,
+        minStep: int | None = None,
+        maxStep: int | None = None,
+    ) -> list[str]:
+        size = 500 if samples is None else samples
+        if size < 0:
+            raise StoreError(f"samples must be >= 0, got {size}")
+        return history.sample_history(
+            ctx_of(info).conn, self.row, min(size, 1_000_000), _opt_int(minStep), _opt_int(maxStep)
+        )
+
+    def sampledHistory(
+        self, info: Info, specs: list[str], packVersion: int | None = None
+    ) -> list[list[dict[str, Any]]]:
+        out = []
+        for index, text in enumerate(specs):
+            try:
+                spec = json.loads(text) if isinstance(text, str) else text
+            except json.JSONDecodeError as exc:
+                raise StoreError(f"sampledHistory spec {index} is not valid JSON: {exc.msg}") from None
+            if not isinstance(spec, dict) or not isinstance(spec.get("keys"), list):
+                raise StoreError(
+                    f'sampledHistory spec {index} must be an object like {{"keys": ["loss"], '
+                    f'"samples": 500}}'
+                )
+            keys = spec["keys"]
+            if not all(isinstance(k, str) for k in keys):
+                raise StoreError(f"sampledHistory spec {index}: keys must be strings")
+            samples = spec.get("samples", 500)
+            if not isinstance(samples, int) or samples < 0:
+                raise StoreError(f"sampledHistory spec {index}: samples must be a non-negative integer")
+            out.append(
+                history.sampled_history(
+                    ctx_of(info).conn, self.row, keys, samples,
+                    _opt_int(spec.get("minStep")), _opt_int(spec.get("maxStep")),
+                )
+            )
+        return out
+
+    def parquetHistory(self, info: Info, liveKeys: list[str]) -> dict[str, Any]:
+        return {
+            "parquetUrls": [],
+            "liveData": history.live_data(ctx_of(info).conn, self.row["id"], liveKeys),
+        }
+
+    def events(self, info: Info, samples: int | None = None) -> list[str]:
+        lines = history.stream_lines(ctx_of(info).conn, self.row["id"], history.EVENTS_FILE)
+        if samples is not None:
+            lines = [lines[i] for i in history.even_positions(len(lines), samples)]
+        return lines
+
+    def fileCount(self, info: Info) -> int:
+        return files.file_count(ctx_of(info).conn, self.row["id"])
+
+    def files(
+        self,
+        info: Info,
+        names: list[str] | None = None,
+        after: str | None = None,
+        first: int | None = None,
+        pattern: str | None = None,
+    ) -> dict[str, Any]:
+        ctx = ctx_of(info)
+        size = page_size(first, 50)
+        rows, has_next = files.list_files(
+            ctx.conn, self.row["id"], names=[n for n in (names or []) if n], pattern=pattern,
+            first=size, after_id=parse_id_cursor(after),
+        )
+        run_pk = self.row["id"]
+        return connection(
+            rows, has_next, lambda r: id_cursor(r["id"]), lambda r: FileObj(r, run_pk, ctx),
+            total=lambda: files.file_count(ctx.conn, run_pk),
+        )
+
+
+def _opt_int(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise StoreError(f"expected an integer step, got {value!r}")
+    try:
+        return int(value)
+    except ValueError:
+        raise StoreError(f"expected an integer step, got {value!r}") from None
+
+
+class FileObj:
+    def __init__(self, row: dict[str, Any], run_pk: int, ctx: RequestContext) -> None:
+        self.row = row
+        self.id = encode_id("File", row["id"])
+        self.name = row["name"]
+        self.sizeBytes = row.get("size") or 0
+        self.mimetype = row.get("mimetype") or "application/octet-stream"
+        self.updatedAt = iso_to_wandb(row["updated_at"])
+        self.md5 = row.get("md5")
+        self.digest = row.get("md5")
+        self.directUrl = ctx.absolute(ctx.blobs.signed_path("GET", run_pk, row["name"]))
+        self._run_pk = run_pk
+        self._ctx = ctx
+
+    def url(self, info: Info, upload: bool | None = None) -> str:
+        method = "PUT" if upload else "GET"
+        return self._ctx.absolute(self._ctx.blobs.signed_path(method, self._run_pk, self.name))

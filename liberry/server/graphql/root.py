@@ -1,0 +1,177 @@
+"""Query and Mutation root resolvers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..store import accounts, files, projects, runs
+from ..store.errors import NotFound, StoreError
+from ..store.util import decode_id
+from .objects import EntityObj, Info, ProjectObj, RunObj, UserObj, ctx_of, project_connection
+
+DEFAULT_PROJECT = "uncategorized"
+
+# Feature flags W&B clients ask about. All off: clients then use their plain code paths,
+# which are the ones this server implements.
+SERVER_FEATURES: list[str] = []
+
+
+def _entity_or_default(info: Info, entity: str | None) -> str:
+    return entity or ctx_of(info).user["username"]
+
+
+class Query:
+    def viewer(self, info: Info) -> UserObj:
+        return UserObj(ctx_of(info).user)
+
+    def serverInfo(self, info: Info) -> dict[str, Any]:
+        return {
+            "features": [{"name": n, "isEnabled": True} for n in SERVER_FEATURES],
+            "latestLocalVersionInfo": None,
+            "cliVersionInfo": None,
+        }
+
+    def models(
+        self, info: Info, entityName: str | None = None, after: str | None = None,
+        first: int | None = None, order: str | None = None,
+    ) -> Any:
+        return project_connection(info, _entity_or_default(info, entityName), first, after)
+
+    projects = models
+
+    def project(self, info: Info, name: str | None = None, entityName: str | None = None) -> Any:
+        if not name:
+            return None
+        row = projects.get_project(ctx_of(info).conn, _entity_or_default(info, entityName), name)
+        return ProjectObj(row) if row else None
+
+    model = project
+
+    def entity(self, info: Info, name: str) -> EntityObj | None:
+        row = accounts.entity_by_name(ctx_of(info).conn, name)
+        return EntityObj(row) if row else None
+
+    def users(self, info: Info, query: str | None = None, first: int | None = None,
+              after: str | None = None) -> dict[str, Any]:
+        rows = accounts.search_users(ctx_of(info).conn, query, first or 50)
+        return {
+            "edges": [{"node": UserObj(r), "cursor": str(r["id"])} for r in rows],
+            "pageInfo": {"endCursor": None, "hasNextPage": False, "hasPreviousPage": False},
+        }
+
+    def user(self, info: Info, userName: str | None = None, id: str | None = None) -> Any:
+        if userName is None:
+            return None
+        row = accounts.user_by_name(ctx_of(info).conn, userName)
+        return UserObj(row) if row else None
+
+
+def _run_pk(opaque: str) -> int:
+    key = decode_id("Run", opaque)
+    if key is None or not key.isdigit():
+        raise StoreError(f"malformed run id {opaque!r}: pass the `id` field of a Run")
+    return int(key)
+
+
+def _find_run(info: Info, entity: str, project: str, name: str) -> tuple[dict, dict]:
+    conn = ctx_of(info).conn
+    proj = projects.get_project(conn, entity, project)
+    if proj is None:
+        raise NotFound(f"project {entity}/{project} not found")
+    run = runs.get_run(conn, proj["id"], name)
+    if run is None:
+        raise NotFound(f"run {entity}/{project}/{name} not found")
+    return proj, run
+
+
+class Mutation:
+    def upsertBucket(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
+        ctx = ctx_of(info)
+        user_id = ctx.user["id"]
+        pk = _run_pk(input["id"]) if input.get("id") else None
+        if pk is not None:
+            existing = runs.get_run_by_pk(ctx.conn, pk)
+            if existing is None:
+                raise NotFound("no run with that id: it may have been deleted")
+            project = projects.get_project_by_id(ctx.conn, existing["project_id"])
+            assert project is not None
+        else:
+            entity = _entity_or_default(info, input.get("entityName"))
+            project, _ = projects.upsert_project(
+                ctx.conn, entity, input.get("modelName") or DEFAULT_PROJECT, user_id=user_id
+            )
+        run, inserted = runs.upsert_run(
+            ctx.conn, project["id"], pk=pk, name=input.get("name"), user_id=user_id, fields=input
+        )
+        return {"bucket": RunObj(run, project), "inserted": inserted, "updateAvailable": False}
+
+    def upsertModel(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
+        ctx = ctx_of(info)
+        name = input.get("name")
+        if not name:
+            raise StoreError("upsertModel needs a project `name`")
+        row, inserted = projects.upsert_project(
+            ctx.conn, _entity_or_default(info, input.get("entityName")), name,
+            user_id=ctx.user["id"], description=input.get("description"),
+        )
+        obj = ProjectObj(row)
+        return {"project": obj, "model": obj, "inserted": inserted}
+
+    def createRunFiles(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
+        ctx = ctx_of(info)
+        _, run = _find_run(info, input["entityName"], input["projectName"], input["runName"])
+        names = input["files"]
+        files.declare_files(ctx.conn, run["id"], names)
+        return {
+            "runID": _opaque_run(run["id"]),
+            "uploadHeaders": [],
+            "files": [
+                {"name": n, "uploadUrl": ctx.absolute(ctx.blobs.signed_path("PUT", run["id"], n))}
+                for n in names
+            ],
+        }
+
+    def markRunFilesUploaded(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
+        # Uploads are recorded when their PUT lands; this only checks the run exists.
+        _find_run(info, input["entityName"], input["projectName"], input["runName"])
+        return {"success": True}
+
+    def deleteRun(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
+        ctx = ctx_of(info)
+        pk = _run_pk(input["id"])
+        runs.delete_run(ctx.conn, pk)
+        ctx.memo.setdefault("after_commit", []).append(lambda: ctx.blobs.delete_run(pk))
+        return {"clientMutationId": input.get("clientMutationId")}
+
+    def deleteFiles(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
+        from sqlalchemy import delete
+
+        from ..store import tables as t
+
+        ids = []
+        for opaque in input["files"]:
+            key = decode_id("File", opaque)
+            if key is None or not key.isdigit():
+                raise StoreError(f"malformed file id {opaque!r}")
+            ids.append(int(key))
+        ctx_of(info).conn.execute(delete(t.run_files).where(t.run_files.c.id.in_(ids)))
+        return {"success": True}
+
+    def generateApiKey(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
+        ctx = ctx_of(info)
+        key = accounts.create_api_key(ctx.conn, ctx.user["id"], input.get("description") or "api")
+        keys = accounts.api_keys_of(ctx.conn, ctx.user["id"])
+        from ..store.util import encode_id
+
+        last = keys[-1]
+        return {
+            "apiKey": {"id": encode_id("ApiKey", last["id"]), "name": key,
+                       "description": last["description"]},
+            "key": key,
+        }
+
+
+def _opaque_run(pk: int) -> str:
+    from ..store.util import encode_id
+
+    return encode_id("Run", pk)

@@ -1,0 +1,11 @@
+"""Errors the store raises; the GraphQL layer turns them into client-facing messages."""
+
+from __future__ import annotations
+
+
+class StoreError(ValueError):
+    """Bad input to a store operation; the message says what is wrong and what to do."""
+
+
+class NotFound(StoreError):
+    """The named entity, project, run or file does not exist."""

@@ -1,0 +1,555 @@
+"""Compile W&B run filters (MongoDB-style JSON, as `wandb.Api().runs(filters=...)` sends them)
+into SQLAlchemy conditions over `tables.runs`.
+
+Grammar: a filter is an object; several keys are ANDed. Keys are `$and`/`$or`/`$nor` (a
+non-empty list of filters), `$not` (a filter), or a field. A field maps to a bare value
+(`$eq`) or to an object of operators: `$eq $ne $gt $gte $lt $lte $in $nin $exists $regex`
+(+ `$options`, letters of "imsx"), `$not` (operators), and `$all` for `tags`.
+
+Fields:
+- `config.KEY[.value][.SUB...]`: the unwrapped config value (`$.KEY.value.SUB`).
+- `summary_metrics.KEY[.SUB...]`: the run summary. In both, `\\.` is a literal dot in a key.
+- run columns: name, displayName, state, createdAt, heartbeatAt, updatedAt, group, jobType,
+  sweep, notes, host, username (and snake_case spellings); `tags` (a list of strings).
+
+Semantics follow MongoDB: comparisons only match values of the operand's type (numbers with
+numbers, strings with strings, booleans with booleans; `true` never equals 1); `$eq: null`
+matches null or missing; `$ne`/`$nin`/`$not` match runs where the field is missing; arrays
+and objects compare by canonical JSON (key order ignored, 1.0 == 1). Unlike MongoDB, a
+scalar never matches *inside* a config/summary array (only `tags` has membership
+semantics). A NULL run column counts as missing. Timestamp operands are parsed as ISO-8601
+(naive = UTC) and compared in the stored format. `$regex` uses Python `re.search` on SQLite.
+
+Every condition built here is two-valued (never SQL NULL) so that negation is exact.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import ColumnElement, and_, false, not_, or_, select, true
+
+from . import jsonsql
+from . import tables as t
+from .errors import StoreError
+from .jsonsql import JsonRef, install_sqlite_functions
+
+__all__ = [
+    "FilterError",
+    "compile_filters",
+    "install_sqlite_functions",
+    "parse_filters",
+    "resolve_field",
+]
+
+
+class FilterError(StoreError):
+    """A filter, order or cursor that cannot be used; the message says where and what to do."""
+
+
+LOGICAL_OPS: Final = ("$and", "$or", "$nor", "$not")
+FIELD_OPS: Final = (
+    "$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists", "$regex", "$options",
+    "$not",
+)  # fmt: skip
+TAG_OPS: Final = ("$eq", "$ne", "$in", "$nin", "$all", "$exists", "$regex", "$options", "$not")
+_COMPARISONS: Final = {
+    "$gt": lambda a, b: a > b,
+    "$gte": lambda a, b: a >= b,
+    "$lt": lambda a, b: a < b,
+    "$lte": lambda a, b: a <= b,
+}
+_REGEX_FLAGS: Final = "imsx"
+_BOOL_KINDS: Final = {None: "null", True: "true", False: "false"}
+
+# Run columns a filter may name (W&B camelCase and our snake_case); timestamps are parsed.
+_COLUMNS: Final[dict[str, Any]] = {
+    "name": t.runs.c.name,
+    "displayName": t.runs.c.display_name,
+    "display_name": t.runs.c.display_name,
+    "state": t.runs.c.state,
+    "createdAt": t.runs.c.created_at,
+    "created_at": t.runs.c.created_at,
+    "heartbeatAt": t.runs.c.heartbeat_at,
+    "heartbeat_at": t.runs.c.heartbeat_at,
+    "updatedAt": t.runs.c.updated_at,
+    "updated_at": t.runs.c.updated_at,
+    "group": t.runs.c.group_name,
+    "jobType": t.runs.c.job_type,
+    "job_type": t.runs.c.job_type,
+    "sweep": t.runs.c.sweep_name,
+    "notes": t.runs.c.notes,
+    "host": t.runs.c.host,
+}
+_TIMESTAMPS: Final = frozenset({"created_at", "heartbeat_at", "updated_at"})
+_JSON_PREFIXES: Final = {"config": "config", "summary_metrics": "summary"}
+_FIELD_NAMES: Final = sorted({*_COLUMNS, "tags", "username"}, key=str.lower)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    names = {bool: "boolean", int: "number", float: "number", str: "string", list: "list"}
+    return names.get(type(value), "object" if isinstance(value, Mapping) else type(value).__name__)
+
+
+def _short(value: Any) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_filters(text: str | None) -> dict[str, Any] | None:
+    """The GraphQL `filters` argument (a JSON string) as a dict; None for none/empty/null."""
+    if text is None or not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FilterError(
+            f"filters is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno} "
+            f"(character {exc.pos}); send a JSON object such as "
+            '{"config.lr": {"$gt": 0.01}}'
+        ) from None
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise FilterError(
+            f'filters must be a JSON object, got a {_describe(value)}; e.g. {{"state": "finished"}}'
+        )
+    return value
+
+
+def split_path(text: str, where: str) -> tuple[str, ...]:
+    """Dotted key path -> keys; `\\.` is a literal dot and `\\\\` a literal backslash."""
+    keys: list[str] = []
+    buf: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text) and text[i + 1] in ".\\":
+            buf.append(text[i + 1])
+            i += 2
+            continue
+        if ch == ".":
+            keys.append("".join(buf))
+            buf = []
+        else:
+            buf.append(ch)
+        i += 1
+    keys.append("".join(buf))
+    if "" in keys:
+        raise FilterError(f'empty key in "{where}"; write keys as config.KEY or config.A.B')
+    if any("\x00" in k for k in keys):
+        raise FilterError(f'NUL character in a key of "{where}"')
+    return tuple(keys)
+
+
+# --------------------------------------------------------------------------- fields
+
+
+class Field:
+    """One filterable thing; every method returns a two-valued condition."""
+
+    operators: tuple[str, ...] = FIELD_OPS
+
+    def __init__(self, label: str, dialect: str, where: str) -> None:
+        self.label = label  # the field as written
+        self.dialect = dialect
+        self.where = where  # its location in the filter, for messages
+
+    def eq(self, value: Any) -> ColumnElement[bool]:
+        raise NotImplementedError
+
+    def compare(self, op: str, value: Any, where: str) -> ColumnElement[bool]:
+        raise NotImplementedError
+
+    def in_(self, values: Sequence[Any]) -> ColumnElement[bool]:
+        return or_(false(), *(self.eq(v) for v in values))
+
+    def exists(self, flag: bool) -> ColumnElement[bool]:
+        raise NotImplementedError
+
+    def regex(self, pattern: str) -> ColumnElement[bool]:
+        raise NotImplementedError
+
+    def all_(self, values: Sequence[Any], where: str) -> ColumnElement[bool]:
+        raise FilterError(_unknown_op("$all", where, self.operators))
+
+    def _null_compare(self, op: str) -> ColumnElement[bool]:
+        # MongoDB: null is only equal to itself, so >=/<= null mean == null.
+        return self.eq(None) if op in ("$gte", "$lte") else false()
+
+
+class JsonField(Field):
+    """A value inside `runs.config` or `runs.summary`."""
+
+    def __init__(self, label: str, dialect: str, where: str, ref: JsonRef) -> None:
+        super().__init__(label, dialect, where)
+        self.ref = ref
+
+    def _kind(self, *kinds: str) -> ColumnElement[bool]:
+        return jsonsql.is_kind(self.ref, kinds, self.dialect)
+
+    def eq(self, value: Any) -> ColumnElement[bool]:
+        return self.in_([value])
+
+    def in_(self, values: Sequence[Any]) -> ColumnElement[bool]:
+        terms: list[ColumnElement[bool]] = []
+        kinds = {_BOOL_KINDS[v] for v in values if v is None or isinstance(v, bool)}
+        if "null" in kinds:
+            kinds.add("missing")  # MongoDB: `$eq: null` also matches a missing field
+        if kinds:
+            terms.append(self._kind(*kinds))
+        numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        if numbers:
+            value = jsonsql.number_value(self.ref, self.dialect)
+            match = value == numbers[0] if len(numbers) == 1 else value.in_(numbers)
+            terms.append(and_(self._kind("number"), match))
+        strings = [v for v in values if isinstance(v, str)]
+        if strings:
+            text = jsonsql.string_value(self.ref, self.dialect)
+            match = text == strings[0] if len(strings) == 1 else text.in_(strings)
+            terms.append(and_(self._kind("string"), match))
+        structured = [v for v in values if isinstance(v, list | Mapping)]
+        if structured:
+            terms.append(jsonsql.structured_equals(self.ref, structured, self.dialect))
+        return or_(false(), *terms)
+
+    def compare(self, op: str, value: Any, where: str) -> ColumnElement[bool]:
+        if value is None:
+            return self._null_compare(op)
+        if isinstance(value, bool):
+            # false < true; keep the booleans `op value` selects.
+            chosen = [b for b in (False, True) if _COMPARISONS[op](b, value)]
+            return self._kind(*("true" if b else "false" for b in chosen)) if chosen else false()
+        if isinstance(value, int | float):
+            number = jsonsql.number_value(self.ref, self.dialect)
+            return and_(self._kind("number"), _COMPARISONS[op](number, value))
+        text = jsonsql.string_value(self.ref, self.dialect)
+        return and_(self._kind("string"), _COMPARISONS[op](text, value))
+
+    def exists(self, flag: bool) -> ColumnElement[bool]:
+        missing = self._kind("missing")
+        return not_(missing) if flag else missing
+
+    def regex(self, pattern: str) -> ColumnElement[bool]:
+        text = jsonsql.string_value(self.ref, self.dialect)
+        return and_(self._kind("string"), jsonsql.regex_match(text, pattern, self.dialect))
+
+
+class ColumnField(Field):
+    """A text column of `runs`; NULL counts as missing, and only strings ever match."""
+
+    def __init__(
+        self, label: str, dialect: str, where: str, column: Any, *, timestamp: bool
+    ) -> None:
+        super().__init__(label, dialect, where)
+        self.column = column
+        self.timestamp = timestamp
+
+    @property
+    def nullable(self) -> bool:
+        return bool(self.column.nullable)
+
+    def _null(self) -> ColumnElement[bool]:
+        return self.column.is_(None) if self.nullable else false()
+
+    def _present(self, condition: ColumnElement[bool]) -> ColumnElement[bool]:
+        """`condition` on the column, made two-valued where the column is NULL."""
+        return and_(self.column.is_not(None), condition) if self.nullable else condition
+
+    def _operand(self, value: str) -> str:
+        return _timestamp(value, self.where) if self.timestamp else value
+
+    def eq(self, value: Any) -> ColumnElement[bool]:
+        return self.in_([value])
+
+    def in_(self, values: Sequence[Any]) -> ColumnElement[bool]:
+        strings = [self._operand(v) for v in values if isinstance(v, str)]
+        terms = [self._null()] if any(v is None for v in values) else []
+        if strings:
+            col = self.column
+            terms.append(
+                self._present(col == strings[0] if len(strings) == 1 else col.in_(strings))
+            )
+        return or_(false(), *terms)
+
+    def compare(self, op: str, value: Any, where: str) -> ColumnElement[bool]:
+        if value is None:
+            return self._null_compare(op)
+        if not isinstance(value, str):
+            return false()  # type bracketing: a text column never compares with a number
+        return self._present(_COMPARISONS[op](self.column, self._operand(value)))
+
+    def exists(self, flag: bool) -> ColumnElement[bool]:
+        return not_(self._null()) if flag else self._null()
+
+    def regex(self, pattern: str) -> ColumnElement[bool]:
+        return self._present(jsonsql.regex_match(self.column, pattern, self.dialect))
+
+
+class UsernameField(ColumnField):
+    """The run's user, via an uncorrelated `runs.user_id IN (SELECT users.id ...)`."""
+
+    def __init__(self, label: str, dialect: str, where: str) -> None:
+        super().__init__(label, dialect, where, t.users.c.username, timestamp=False)
+
+    def _null(self) -> ColumnElement[bool]:
+        return t.runs.c.user_id.is_(None)
+
+    def _present(self, condition: ColumnElement[bool]) -> ColumnElement[bool]:
+        user_id = t.runs.c.user_id
+        return and_(user_id.is_not(None), user_id.in_(select(t.users.c.id).where(condition)))
+
+
+class TagsField(Field):
+    """`runs.tags`: a scalar operand means membership; a list operand means the whole list."""
+
+    operators = TAG_OPS
+
+    def __init__(self, label: str, dialect: str, where: str) -> None:
+        super().__init__(label, dialect, where)
+        self.column = t.runs.c.tags
+
+    def eq(self, value: Any) -> ColumnElement[bool]:
+        return self.in_([value])
+
+    def in_(self, values: Sequence[Any]) -> ColumnElement[bool]:
+        strings = [v for v in values if isinstance(v, str)]
+        lists = [v for v in values if isinstance(v, list)]
+        terms = [jsonsql.array_has_any(self.column, strings, self.dialect)] if strings else []
+        if lists:
+            ref = JsonRef(self.column, ())
+            terms.append(jsonsql.structured_equals(ref, lists, self.dialect))
+        return or_(false(), *terms)
+
+    def all_(self, values: Sequence[Any], where: str) -> ColumnElement[bool]:
+        if not all(isinstance(v, str) for v in values):
+            raise FilterError(f"$all at {where} expects a list of strings, got {_short(values)}")
+        if not values:
+            return false()  # MongoDB: `$all: []` matches nothing
+        return and_(*(jsonsql.array_has_any(self.column, [v], self.dialect) for v in values))
+
+    def compare(self, op: str, value: Any, where: str) -> ColumnElement[bool]:
+        raise FilterError(_unknown_op(op, where, self.operators))
+
+    def exists(self, flag: bool) -> ColumnElement[bool]:
+        return true() if flag else false()  # every run has a (possibly empty) tag list
+
+    def regex(self, pattern: str) -> ColumnElement[bool]:
+        return jsonsql.array_has_regex(self.column, pattern, self.dialect)
+
+
+def resolve_field(name: str, dialect: str = "sqlite", where: str | None = None) -> Field:
+    """The field a filter key (or order key) names; FilterError listing valid ones if none."""
+    where = where or name
+    head, dot, rest = name.partition(".")
+    if head in _JSON_PREFIXES or head == "summaryMetrics":
+        if not dot:
+            raise FilterError(f'"{name}" needs a key: use {head}.KEY (e.g. {head}.lr) at {where}')
+        keys = split_path(rest, name)
+        if head == "config":
+            # config.KEY and config.KEY.value both mean the unwrapped value.
+            tail = keys[1:]
+            keys = (keys[0], "value", *(tail[1:] if tail[:1] == ("value",) else tail))
+            doc = t.runs.c.config
+        else:
+            doc = t.runs.c.summary
+        return JsonField(name, dialect, where, JsonRef(doc, keys))
+    if name in _COLUMNS:
+        column = _COLUMNS[name]
+        return ColumnField(name, dialect, where, column, timestamp=column.name in _TIMESTAMPS)
+    if name == "username":
+        return UsernameField(name, dialect, where)
+    if name == "tags":
+        return TagsField(name, dialect, where)
+    raise FilterError(
+        f'unknown field "{name}" at {where}; use config.KEY, summary_metrics.KEY or one of: '
+        + ", ".join(_FIELD_NAMES)
+    )
+
+
+def _timestamp(value: str, where: str) -> str:
+    """An ISO-8601 operand in the store's format (UTC, microseconds)."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise FilterError(
+            f'invalid timestamp "{value}" at {where}; use ISO-8601 such as '
+            '"2024-01-31T12:00:00Z" or "2024-01-31"'
+        ) from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed.isoformat(timespec="microseconds")
+
+
+# --------------------------------------------------------------------------- compiling
+
+
+def _unknown_op(op: str, where: str, supported: Sequence[str]) -> str:
+    return f'unknown operator "{op}" at {where}; supported: {", ".join(supported)}'
+
+
+def _check_value(value: Any, where: str, op: str) -> Any:
+    """`value` if it is JSON data usable as an operand; FilterError otherwise."""
+    if isinstance(value, float) and math.isnan(value):
+        raise FilterError(f"{op} at {where}: NaN cannot be compared; use a number")
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list):
+        return [_check_value(v, where, op) for v in value]
+    if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
+        return {k: _check_value(v, where, op) for k, v in value.items()}
+    raise FilterError(f"{op} at {where}: {_short(value)} is not a JSON value")
+
+
+class _Compiler:
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+
+    def filter(self, doc: Any, where: str) -> ColumnElement[bool]:
+        if not isinstance(doc, Mapping):
+            raise FilterError(
+                f"expected a filter object at {where}, got {_describe(doc)} {_short(doc)}"
+            )
+        terms: list[ColumnElement[bool]] = []
+        for key, operand in doc.items():
+            if not isinstance(key, str):
+                raise FilterError(f"filter keys must be strings, got {_short(key)} at {where}")
+            if key.startswith("$"):
+                terms.append(self.logical(key, operand, where))
+            else:
+                at = key if where == "top level" else f"{where}.{key}"
+                field = resolve_field(key, self.dialect, at)
+                terms.append(self.condition(field, operand, at))
+        return and_(*terms) if terms else true()
+
+    def logical(self, op: str, operand: Any, where: str) -> ColumnElement[bool]:
+        at = op if where == "top level" else f"{where}.{op}"
+        if op == "$not":
+            return not_(self.filter(operand, at))
+        if op not in LOGICAL_OPS:
+            raise FilterError(_unknown_op(op, where, LOGICAL_OPS))
+        if not isinstance(operand, list) or not operand:
+            raise FilterError(
+                f"{op} at {where} expects a non-empty list of filter objects, "
+                f"got {_describe(operand)} {_short(operand)}"
+            )
+        parts = [self.filter(part, f"{at}[{i}]") for i, part in enumerate(operand)]
+        if op == "$and":
+            return and_(*parts)
+        either = or_(*parts)
+        return either if op == "$or" else not_(either)
+
+    def condition(self, field: Field, operand: Any, where: str) -> ColumnElement[bool]:
+        if isinstance(operand, Mapping) and any(str(k).startswith("$") for k in operand):
+            if not all(str(k).startswith("$") for k in operand):
+                raise FilterError(
+                    f"{where} mixes operators and plain keys in {_short(operand)}; use only "
+                    '"$" operators, or only plain keys to match a whole object'
+                )
+            return and_(*(self.operator(field, op, v, operand, where) for op, v in operand.items()))
+        return field.eq(_check_value(operand, where, "$eq"))
+
+    def operator(
+        self, field: Field, op: str, value: Any, siblings: Mapping[str, Any], where: str
+    ) -> ColumnElement[bool]:
+        if op not in field.operators:
+            if op in LOGICAL_OPS:
+                raise FilterError(
+                    f"{op} is only allowed at the top of a filter, not inside {where}; "
+                    f'write {{"{op}": [{{"{field.label}": ...}}, ...]}}'
+                )
+            raise FilterError(_unknown_op(op, where, field.operators))
+        if op in ("$eq", "$ne"):
+            match = field.eq(_check_value(value, where, op))
+            return match if op == "$eq" else not_(match)
+        if op in _COMPARISONS:
+            value = _check_value(value, where, op)
+            if isinstance(value, list | Mapping):
+                raise FilterError(
+                    f"{op} at {where} expects a number, string, boolean or null, "
+                    f"got {_describe(value)} {_short(value)}"
+                )
+            return field.compare(op, value, where)
+        if op in ("$in", "$nin", "$all"):
+            if not isinstance(value, list):
+                raise FilterError(
+                    f"{op} at {where} expects a list, got {_describe(value)} {_short(value)}"
+                )
+            values = _check_value(value, where, op)
+            if op == "$all":
+                return field.all_(values, where)
+            match = field.in_(values)
+            return match if op == "$in" else not_(match)
+        if op == "$exists":
+            if not isinstance(value, bool):
+                raise FilterError(
+                    f"$exists at {where} expects true or false, got {_describe(value)} "
+                    f"{_short(value)}"
+                )
+            return field.exists(value)
+        if op == "$regex":
+            return field.regex(_regex(value, siblings.get("$options"), where))
+        if op == "$options":
+            if "$regex" not in siblings:
+                raise FilterError(f"$options at {where} needs a $regex next to it")
+            return true()  # applied by $regex
+        # $not: negate operators on the same field.
+        if not isinstance(value, Mapping) or not value:
+            raise FilterError(
+                f'$not at {where} expects operators such as {{"$gt": 1}}, '
+                f"got {_describe(value)} {_short(value)}"
+            )
+        if not all(str(k).startswith("$") for k in value):
+            raise FilterError(
+                f'$not at {where} expects operators such as {{"$gt": 1}}, got {_short(value)}; '
+                "to exclude one value use $ne"
+            )
+        return not_(self.condition(field, value, where))
+
+
+def _regex(pattern: Any, options: Any, where: str) -> str:
+    """A Python regex with `$options` folded in as inline flags; FilterError if invalid."""
+    if not isinstance(pattern, str):
+        raise FilterError(
+            f"$regex at {where} expects a string, got {_describe(pattern)} {_short(pattern)}"
+        )
+    if options is not None and (
+        not isinstance(options, str) or any(c not in _REGEX_FLAGS for c in options)
+    ):
+        raise FilterError(
+            f'$options at {where} must be a string of the letters "{_REGEX_FLAGS}", '
+            f"got {_short(options)}"
+        )
+    flags = "".join(sorted(set(options or "")))
+    full = f"(?{flags}){pattern}" if flags else pattern
+    try:
+        re.compile(full)
+    except re.error as exc:
+        raise FilterError(f"invalid $regex at {where}: {exc} in {_short(pattern)}") from None
+    return full
+
+
+def compile_filters(
+    filters: Mapping[str, Any] | None, dialect: str = "sqlite"
+) -> ColumnElement[bool]:
+    """A WHERE condition over `tables.runs` for W&B-style `filters` (`true()` for none)."""
+    try:
+        jsonsql.check_dialect(dialect)
+    except ValueError as exc:
+        raise FilterError(str(exc)) from None
+    if not filters:
+        return true()
+    return _Compiler(dialect).filter(filters, "top level")

@@ -1,0 +1,222 @@
+"""Runs: upsert (W&B's upsertBucket), lookup, filtered/ordered keyset pages, counts, delete."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from . import tables as t
+from .errors import NotFound, StoreError
+from .filters import compile_filters
+from .ordering import compile_order
+from .util import dumps, loads_object, now_iso
+
+RUN_STATES = frozenset(
+    {"pending", "running", "finished", "failed", "crashed", "killed", "preempting", "preempted"}
+)
+TERMINAL_STATES = frozenset({"finished", "failed", "crashed", "killed", "preempted"})
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+RUN_COLUMNS = [
+    t.runs,
+    t.users.c.username.label("username"),
+    t.users.c.name.label("user_name"),
+]
+
+
+def _base_select() -> Any:
+    return select(*RUN_COLUMNS).outerjoin(t.users, t.users.c.id == t.runs.c.user_id)
+
+
+def new_run_id() -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+
+
+def get_run(conn: Connection, project_id: int, name: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        _base_select().where(t.runs.c.project_id == project_id, t.runs.c.name == name)
+    ).mappings().first()
+    return dict(row) if row else None
+
+
+def get_run_by_pk(conn: Connection, pk: int) -> dict[str, Any] | None:
+    row = conn.execute(_base_select().where(t.runs.c.id == pk)).mappings().first()
+    return dict(row) if row else None
+
+
+def _validated_json(text: str | None, what: str) -> str | None:
+    if text is None:
+        return None
+    return dumps(loads_object(text, what))
+
+
+def upsert_run(
+    conn: Connection,
+    project_id: int,
+    *,
+    pk: int | None,
+    name: str | None,
+    user_id: int | None,
+    fields: Mapping[str, Any],
+) -> tuple[dict[str, Any], bool]:
+    """Create or update a run; `fields` uses W&B's upsertBucket input names.
+
+    `config`, `summaryMetrics` and `tags` replace what is stored (W&B clients always send
+    the full value); other fields are set only when given.
+    """
+    values: dict[str, Any] = {}
+    try:
+        config = _validated_json(fields.get("config"), "config")
+        summary = _validated_json(fields.get("summaryMetrics"), "summaryMetrics")
+    except ValueError as exc:
+        raise StoreError(str(exc)) from None
+    if config is not None:
+        values["config"] = config
+    if summary is not None:
+        values["summary"] = summary
+    if fields.get("tags") is not None:
+        tags = fields["tags"]
+        if not all(isinstance(x, str) for x in tags):
+            raise StoreError("tags must be a list of strings")
+        values["tags"] = dumps(list(dict.fromkeys(tags)))
+    state = fields.get("state")
+    if state is not None:
+        if state not in RUN_STATES:
+            raise StoreError(
+                f"unknown run state {state!r}; use one of: {', '.join(sorted(RUN_STATES))}"
+            )
+        values["state"] = state
+    for src, col in (
+        ("displayName", "display_name"),
+        ("groupName", "group_name"),
+        ("jobType", "job_type"),
+        ("notes", "notes"),
+        ("description", "description"),
+        ("commit", "commit_hash"),
+        ("host", "host"),
+        ("jobProgram", "program"),
+        ("sweep", "sweep_name"),
+    ):
+        if fields.get(src) is not None:
+            values[col] = fields[src]
+    now = now_iso()
+    values["updated_at"] = now
+    values["heartbeat_at"] = now
+
+    existing: dict[str, Any] | None = None
+    if pk is not None:
+        existing = get_run_by_pk(conn, pk)
+        if existing is None:
+            raise NotFound("no run with that id: it may have been deleted")
+    elif name:
+        existing = get_run(conn, project_id, name)
+    if existing is not None:
+        if name and name != existing["name"] and pk is not None:
+            raise StoreError("a run's id (name) cannot be changed")
+        conn.execute(t.runs.update().where(t.runs.c.id == existing["id"]).values(**values))
+        updated = get_run_by_pk(conn, existing["id"])
+        assert updated is not None
+        return updated, False
+
+    run_name = name or new_run_id()
+    if len(run_name) > 128 or "/" in run_name or not run_name.strip():
+        raise StoreError(f"invalid run id {run_name!r}: use 1-128 characters without '/'")
+    values.setdefault("state", "running")
+    values.setdefault("config", "{}")
+    values.setdefault("summary", "{}")
+    values.setdefault("tags", "[]")
+    new_pk = conn.execute(
+        t.runs.insert().values(
+            project_id=project_id, name=run_name, user_id=user_id, created_at=now, **values
+        )
+    ).inserted_primary_key[0]
+    created = get_run_by_pk(conn, int(new_pk))
+    assert created is not None
+    return created, True
+
+
+def parse_filters(filters: str | Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    from .filters import parse_filters as _parse
+
+    if filters is None or isinstance(filters, Mapping):
+        return filters
+    return _parse(filters)
+
+
+def count_runs(conn: Connection, project_id: int, filters: Mapping[str, Any] | None) -> int:
+    where = compile_filters(filters, conn.dialect.name)
+    stmt = (
+        select(func.count())
+        .select_from(t.runs)
+        .where(t.runs.c.project_id == project_id, where)
+    )
+    return int(conn.execute(stmt).scalar_one())
+
+
+def list_runs(
+    conn: Connection,
+    project_id: int,
+    *,
+    filters: Mapping[str, Any] | None,
+    order: str | None,
+    first: int,
+    after: str | None,
+) -> tuple[list[tuple[dict[str, Any], str]], bool]:
+    """One keyset page: [(run, cursor)], has_next_page."""
+    spec = compile_order(order, conn.dialect.name)
+    stmt = _base_select().add_columns(*spec.columns).where(
+        t.runs.c.project_id == project_id, compile_filters(filters, conn.dialect.name)
+    )
+    if after:
+        stmt = stmt.where(spec.after(after))
+    stmt = stmt.order_by(*spec.order_by).limit(first + 1)
+    rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    page = [(row, spec.cursor_for(row)) for row in rows[:first]]
+    return page, len(rows) > first
+
+
+def delete_run(conn: Connection, pk: int) -> dict[str, Any]:
+    run = get_run_by_pk(conn, pk)
+    if run is None:
+        raise NotFound("no run with that id: it may have been deleted already")
+    # Children first: not every SQLite build enforces ON DELETE CASCADE.
+    conn.execute(t.history.delete().where(t.history.c.run_id == pk))
+    conn.execute(t.stream_lines.delete().where(t.stream_lines.c.run_id == pk))
+    conn.execute(t.run_files.delete().where(t.run_files.c.run_id == pk))
+    conn.execute(t.runs.delete().where(t.runs.c.id == pk))
+    return run
+
+
+def run_keys(conn: Connection, project_id: int, sample: int = 2000) -> tuple[list[str], list[str]]:
+    """Config and summary keys used by the project's most recent runs (for column pickers)."""
+    rows = conn.execute(
+        select(t.runs.c.config, t.runs.c.summary)
+        .where(t.runs.c.project_id == project_id)
+        .order_by(t.runs.c.created_at.desc(), t.runs.c.id.desc())
+        .limit(sample)
+    )
+    config_keys: dict[str, None] = {}
+    summary_keys: dict[str, None] = {}
+    for config_text, summary_text in rows:
+        for key in json.loads(config_text or "{}"):
+            if key != "_wandb":
+                config_keys[key] = None
+        for key in json.loads(summary_text or "{}"):
+            if key != "_wandb":
+                summary_keys[key] = None
+    return sorted(config_keys), sorted(summary_keys)
+
+
+def mark_crashed(conn: Connection, older_than: str) -> int:
+    """Runs still `running` whose last heartbeat is before `older_than` become `crashed`."""
+    result = conn.execute(
+        t.runs.update()
+        .where(t.runs.c.state == "running", t.runs.c.heartbeat_at < older_than)
+        .values(state="crashed")
+    )
+    return int(result.rowcount or 0)

@@ -1,0 +1,149 @@
+"""Table definitions (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+Names follow W&B's data model: entity -> project -> run -> history rows / files.
+JSON documents are stored as text (`config`, `summary`, ...) so both dialects read them the
+same way; the only dialect-aware JSON access lives in `filters.py` / `jsonsql.py`.
+Timestamps are ISO-8601 UTC text (`2026-01-31T12:00:00.123456`), which sorts correctly as text.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(255), nullable=False, unique=True),
+    Column("email", String(255)),
+    Column("name", String(255)),
+    Column("admin", Boolean, nullable=False, default=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),  # sha256 hex of the key
+    Column("description", Text),
+    Column("created_at", String(32), nullable=False),
+)
+
+entities = Table(
+    "entities",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("is_team", Boolean, nullable=False, default=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", String(32), nullable=False),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("entity_id", Integer, ForeignKey("entities.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", String(32), nullable=False),
+    UniqueConstraint("entity_id", "name", name="uq_projects_entity_name"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),  # the run id W&B calls `name`
+    Column("display_name", String(255)),
+    Column("state", String(16), nullable=False, default="running"),
+    Column("config", Text, nullable=False, default="{}"),  # W&B-wrapped: {"k": {"value": v}}
+    Column("summary", Text, nullable=False, default="{}"),
+    Column("system_metrics", Text, nullable=False, default="{}"),
+    Column("tags", Text, nullable=False, default="[]"),  # JSON list of strings
+    Column("group_name", String(255)),
+    Column("job_type", String(255)),
+    Column("notes", Text),
+    Column("description", Text),
+    Column("commit_hash", String(64)),
+    Column("host", String(255)),
+    Column("program", Text),
+    Column("sweep_name", String(128)),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Column("heartbeat_at", String(32), nullable=False),
+    Column("exitcode", Integer),
+    Column("history_line_count", Integer, nullable=False, default=0),
+    Column("events_line_count", Integer, nullable=False, default=0),
+    Column("log_line_count", Integer, nullable=False, default=0),
+    # {"keys": {k: {"typeCounts": [{"type": t, "count": n}]}}, "lastStep": n}
+    Column("history_keys", Text, nullable=False, default='{"keys": {}, "lastStep": -1}'),
+    UniqueConstraint("project_id", "name", name="uq_runs_project_name"),
+)
+Index("ix_runs_project_created", runs.c.project_id, runs.c.created_at, runs.c.id)
+Index("ix_runs_project_heartbeat", runs.c.project_id, runs.c.heartbeat_at, runs.c.id)
+Index("ix_runs_state_heartbeat", runs.c.state, runs.c.heartbeat_at)
+
+# One row per logged step (`wandb-history.jsonl` line). `line` is the file_stream offset.
+history = Table(
+    "history",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("line", Integer, primary_key=True, autoincrement=False),
+    Column("step", Integer),
+    Column("data", Text, nullable=False),
+    sqlite_with_rowid=False,
+)
+Index("ix_history_run_step", history.c.run_id, history.c.step)
+
+# Other line-oriented streams: `output.log` (console), `wandb-events.jsonl` (system metrics).
+stream_lines = Table(
+    "stream_lines",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("file", String(64), primary_key=True),
+    Column("line", Integer, primary_key=True, autoincrement=False),
+    Column("content", Text, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+run_files = Table(
+    "run_files",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(1024), nullable=False),
+    Column("size", Integer),
+    Column("md5", String(64)),  # base64 md5, as W&B reports it
+    Column("mimetype", String(255)),
+    Column("uploaded", Boolean, nullable=False, default=False),
+    Column("updated_at", String(32), nullable=False),
+    UniqueConstraint("run_id", "name", name="uq_run_files_run_name"),
+)

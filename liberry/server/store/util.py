@@ -1,0 +1,53 @@
+"""Small helpers shared by the store modules: time stamps, opaque ids, JSON."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+
+def now_iso() -> str:
+    """UTC now as sortable ISO-8601 text with microseconds (the store's timestamp format)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def iso_to_wandb(ts: str | None) -> str | None:
+    """W&B's DateTime encoding: `2026-01-31T12:00:00` (seconds, no zone) for stored text."""
+    return ts[:19] if ts else None
+
+
+def encode_id(kind: str, key: int | str) -> str:
+    """Opaque GraphQL id, W&B style: base64 of `Kind:key`."""
+    return base64.b64encode(f"{kind}:{key}".encode()).decode()
+
+
+def decode_id(kind: str, opaque: str) -> str | None:
+    """The key inside an opaque id of `kind`, or None when it is not one."""
+    try:
+        raw = base64.b64decode(opaque.encode(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    prefix, _, key = raw.partition(":")
+    return key if prefix == kind and key else None
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON; NaN/Infinity are kept as W&B's client writes them."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def loads_object(text: str | None, what: str) -> dict[str, Any]:
+    """Parse a JSON object argument, with an error that names the argument."""
+    if text is None or text == "":
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what} is not valid JSON ({exc.msg} at position {exc.pos})") from None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be a JSON object, got {type(value).__name__}")
+    return value

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Run every test liberry has, from a fresh clone: installs what the tests need, then runs
+# the front-end unit tests, the linters and the whole pytest suite (server, Api, wandb
+# compatibility, widgets, and JupyterLab in a real Chromium).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+npm ci --no-audit --no-fund --loglevel=error
+npm run build
+.venv/bin/python -m pip install -q -e ".[test]"
+
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+  else
+    echo "Chromium is needed for the browser tests: sudo apt-get install chromium" >&2
+    exit 1
+  fi
+fi
+
+npm test
+.venv/bin/ruff check liberry liberry_widgets tests benchmarks
+.venv/bin/mypy
+.venv/bin/python -m pytest -q "$@"
