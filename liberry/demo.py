@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import requests
 from tqdm.auto import tqdm
 
@@ -180,7 +181,7 @@ def _write_run(client: _Client, run: DemoRun) -> None:
     upto = run.steps if run.final_state == "finished" else int(run.steps * 0.75)
     for start in range(0, upto, CHUNK_ROWS):
         stop = min(upto, start + CHUNK_ROWS)
-        lines = [json.dumps(r) for r in run.rows(start, stop)]
+        lines = [orjson.dumps(r).decode() for r in run.rows(start, stop)]
         payload: dict[str, Any] = {"files": {
             "wandb-history.jsonl": {"offset": start, "content": lines},
             "output.log": {"offset": start // CHUNK_ROWS,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import json
 import logging
 import mimetypes
 import threading
@@ -13,6 +12,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import orjson
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -62,8 +63,8 @@ async def _read_body(request: Request, limit: int) -> bytes:
 async def _read_json(request: Request) -> Any:
     body = await _read_body(request, MAX_JSON_BODY)
     try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from None
 
 

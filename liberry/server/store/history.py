@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select
+import orjson
+
+from sqlalchemy import Connection, and_, delete, func, or_, select
 
 from . import tables as t
+from .bulk import insert_rows
 from .errors import StoreError
 
 HISTORY_FILE = "wandb-history.jsonl"
@@ -24,7 +28,13 @@ OUTPUT_FILE = "output.log"
 _MAX_BINDS = 900  # stay far below SQLite's bound-parameter limit in IN lists / bulk writes
 
 
+_SIMPLE_TYPES = {float: "number", int: "number", str: "string", bool: "boolean", type(None): "nil"}
+
+
 def _value_type(value: Any) -> str:
+    simple = _SIMPLE_TYPES.get(type(value))
+    if simple is not None:
+        return simple
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int | float):
@@ -39,23 +49,30 @@ def _value_type(value: Any) -> str:
     return "list"
 
 
-def parse_history_lines(lines: Sequence[str]) -> list[tuple[dict[str, Any], int | None]]:
-    """Each line as (row, step); a line that is not a JSON object is an error naming it."""
-    parsed: list[tuple[dict[str, Any], int | None]] = []
-    for index, line in enumerate(lines):
+def parse_history_lines(lines: Sequence[str]) -> list[dict[str, Any]]:
+    """Each line as a JSON object; a line that is not one is an error naming it."""
+    try:
+        # One C-level parse of the whole chunk is several times faster than a call per line.
+        rows = orjson.loads("[" + ",".join(lines) + "]")
+        if len(rows) == len(lines) and all(type(r) is dict for r in rows):
+            return rows  # type: ignore[no-any-return]
+    except (orjson.JSONDecodeError, TypeError):
+        pass
+    for index, line in enumerate(lines):  # slow path: find the offending line
         try:
             row = json.loads(line)
         except (json.JSONDecodeError, TypeError):
-            raise StoreError(
-                f"{HISTORY_FILE} line {index} of the chunk is not valid JSON"
-            ) from None
+            raise StoreError(f"{HISTORY_FILE} line {index} of the chunk is not valid JSON") from None
         if not isinstance(row, dict):
             raise StoreError(f"{HISTORY_FILE} line {index} of the chunk is not a JSON object")
-        step = row.get("_step")
-        parsed.append(
-            (row, int(step) if isinstance(step, int | float) and math.isfinite(step) else None)
-        )
-    return parsed
+    raise StoreError(f"{HISTORY_FILE} chunk lines must be one JSON object each")
+
+
+def _step_of(row: dict[str, Any]) -> int | None:
+    step = row.get("_step")
+    if isinstance(step, int | float) and not isinstance(step, bool) and math.isfinite(step):
+        return int(step)
+    return None
 
 
 def write_history(
@@ -66,6 +83,9 @@ def write_history(
 ) -> dict[str, Any]:
     """Store history lines at `offset`; returns the run columns to update."""
     parsed = parse_history_lines(lines)
+    steps: list[int | None] = [row.get("_step") for row in parsed]
+    if not all(type(step) is int for step in steps):  # fast path: W&B always sends ints
+        steps = [_step_of(row) for row in parsed]
     run_id = run["id"]
     end = offset + len(parsed)
     conn.execute(
@@ -73,31 +93,30 @@ def write_history(
             t.history.c.run_id == run_id, t.history.c.line >= offset, t.history.c.line < end
         )
     )
-    rows = [
-        {"run_id": run_id, "line": offset + i, "step": step, "data": lines[i]}
-        for i, (_row, step) in enumerate(parsed)
-    ]
-    for start in range(0, len(rows), _MAX_BINDS // 4):
-        conn.execute(insert(t.history), rows[start : start + _MAX_BINDS // 4])
+    insert_rows(
+        conn, t.history, ("run_id", "line", "step", "data"),
+        [(run_id, offset + i, steps[i], lines[i]) for i in range(len(lines))],
+    )
 
     keys_doc = json.loads(run["history_keys"])
     key_counts: dict[str, Any] = keys_doc.setdefault("keys", {})
-    old_count = int(run["history_line_count"])
     # Count types only for lines never seen before, so retried chunks don't double-count.
-    for i, (row, step) in enumerate(parsed):
-        if offset + i < old_count:
-            continue
-        for key, value in row.items():
+    # Rows of one run nearly always share keys and types: count those signatures first.
+    old_count = int(run["history_line_count"])
+    fresh = parsed[max(0, old_count - offset):]
+    signatures = Counter((tuple(row), tuple(map(_value_type, row.values()))) for row in fresh)
+    for (keys, kinds), times in signatures.items():
+        for key, kind in zip(keys, kinds, strict=True):
             entry = key_counts.setdefault(key, {"typeCounts": []})
-            kind = _value_type(value)
             for tc in entry["typeCounts"]:
                 if tc["type"] == kind:
-                    tc["count"] += 1
+                    tc["count"] += times
                     break
             else:
-                entry["typeCounts"].append({"type": kind, "count": 1})
-        if step is not None and step > keys_doc.get("lastStep", -1):
-            keys_doc["lastStep"] = step
+                entry["typeCounts"].append({"type": kind, "count": times})
+    known = [s for s in steps if s is not None]
+    if known and max(known) > keys_doc.get("lastStep", -1):
+        keys_doc["lastStep"] = max(known)
     return {
         "history_line_count": max(old_count, end),
         "history_keys": json.dumps(keys_doc, separators=(",", ":")),
@@ -117,12 +136,10 @@ def write_stream(
             t.stream_lines.c.line < end,
         )
     )
-    rows = [
-        {"run_id": run_id, "file": file, "line": offset + i, "content": line}
-        for i, line in enumerate(lines)
-    ]
-    for start in range(0, len(rows), _MAX_BINDS // 4):
-        conn.execute(insert(t.stream_lines), rows[start : start + _MAX_BINDS // 4])
+    insert_rows(
+        conn, t.stream_lines, ("run_id", "file", "line", "content"),
+        [(run_id, file, offset + i, line) for i, line in enumerate(lines)],
+    )
     return end
 
 
