@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 DEFAULT_DATA_DIR = Path("~/.liberry/server")
@@ -61,12 +62,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
         heartbeat_timeout_s=args.heartbeat_timeout,
     ) as srv:
         demo.seed(srv.url, srv.api_key, runs=args.runs, progress=True)
+        stop_live = threading.Event()
+        threading.Thread(
+            target=demo.keep_running, args=(srv.url, srv.api_key, stop_live),
+            kwargs={"runs": args.runs}, daemon=True, name="liberry-demo-live",
+        ).start()
         env = {**os.environ, "LIBERRY_BASE_URL": srv.url, "LIBERRY_API_KEY": srv.api_key}
         print(f"\nliberry server: {srv.url}  (data: {srv.data_dir})", flush=True)
-        print(f"demo project:   {srv.url}  ->  liberry.Api().runs('{demo.ENTITY}/{demo.PROJECT}')")
+        print(f"demo project:   {demo.ENTITY}/{demo.PROJECT}  (liberry.Api().runs('{demo.ENTITY}/{demo.PROJECT}'))")
         if args.no_jupyter:
             print("Press Ctrl-C to stop.", flush=True)
             _wait_forever()
+            stop_live.set()
             return 0
         if shutil.which("jupyter") is None:
             print("JupyterLab is not installed: pip install 'liberry-widgets[notebook]'", file=sys.stderr)
@@ -87,11 +94,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=30)
             return 0
+        finally:
+            stop_live.set()
 
 
 def _wait_forever() -> None:
-    import threading
-
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -221,3 +221,40 @@ def seed(
         for _ in pool.map(lambda r: _write_run(client, r), planned):
             bar.update()
     return len(planned)
+
+
+def keep_running(
+    base_url: str,
+    api_key: str,
+    stop: threading.Event,
+    *,
+    runs: int = 240,
+    steps: tuple[int, int] = (1000, 5000),
+    interval_s: float = 5.0,
+    steps_per_tick: int = 10,
+) -> None:
+    """Keep the demo's `running` runs alive: log a few steps to each every `interval_s`.
+
+    Without it they would turn `crashed` after the server's heartbeat timeout, and the run
+    table's auto-refresh would have nothing to show. Runs finish when their plan is done.
+    """
+    client = _Client(base_url, api_key)
+    live = [r for r in plan(runs, steps) if r.final_state == "running"]
+    position = {r.name: int(r.steps * 0.75) for r in live}
+    while live and not stop.wait(interval_s):
+        for run in list(live):
+            start = position[run.name]
+            stop_at = min(run.steps, start + steps_per_tick)
+            lines = [orjson.dumps(r).decode() for r in run.rows(start, stop_at)]
+            payload: dict[str, Any] = {"files": {
+                "wandb-history.jsonl": {"offset": start, "content": lines},
+                "wandb-summary.json": {"offset": 0, "content": [json.dumps(run.summary(stop_at))]},
+            }}
+            if stop_at >= run.steps:
+                payload.update(complete=True, exitcode=0)
+                live.remove(run)
+            try:
+                client.stream(run.name, payload)
+            except requests.RequestException:
+                return  # the server is going away
+            position[run.name] = stop_at

@@ -78,9 +78,10 @@ def test_sampled_history_outer_joins_sparse_keys(server: ServerHandle, project_n
     rows = _query(w, project_name, specs=[only_val])["sampledHistory"][0]
     assert len(rows) == 50 and all("val" in r for r in rows)
     assert rows[0]["_step"] == 0 and rows[-1]["_step"] == 1990
+    # A spec's maxStep is inclusive (wandb-core pages scan_history(keys=...) as [0, n-1], ...).
     ranged = json.dumps({"keys": ["_step", "val"], "samples": 1000, "minStep": 100, "maxStep": 200})
     rows = _query(w, project_name, specs=[ranged])["sampledHistory"][0]
-    assert [r["_step"] for r in rows] == list(range(100, 200, 10))
+    assert [r["_step"] for r in rows] == list(range(100, 201, 10))
 
 
 def test_live_data(server: ServerHandle, project_name: str) -> None:

@@ -8,7 +8,8 @@ non-empty list of filters), `$not` (a filter), or a field. A field maps to a bar
 
 Fields:
 - `config.KEY[.value][.SUB...]`: the unwrapped config value (`$.KEY.value.SUB`).
-- `summary_metrics.KEY[.SUB...]`: the run summary. In both, `\\.` is a literal dot in a key.
+- `summary_metrics.KEY[.SUB...]` (or `summaryMetrics.KEY`): the run summary.
+  In both, `\\.` is a literal dot in a key.
 - run columns: name, displayName, state, createdAt, heartbeatAt, updatedAt, group, jobType,
   sweep, notes, host, username (and snake_case spellings); `tags` (a list of strings).
 
@@ -66,6 +67,7 @@ _COMPARISONS: Final = {
 }
 _REGEX_FLAGS: Final = "imsx"
 _BOOL_KINDS: Final = {None: "null", True: "true", False: "false"}
+_LEADING_FLAGS: Final = re.compile(r"\(\?([a-zA-Z]+)\)")
 
 # Run columns a filter may name (W&B camelCase and our snake_case); timestamps are parsed.
 _COLUMNS: Final[dict[str, Any]] = {
@@ -87,7 +89,7 @@ _COLUMNS: Final[dict[str, Any]] = {
     "host": t.runs.c.host,
 }
 _TIMESTAMPS: Final = frozenset({"created_at", "heartbeat_at", "updated_at"})
-_JSON_PREFIXES: Final = {"config": "config", "summary_metrics": "summary"}
+JSON_PREFIXES: Final = ("config", "summary_metrics", "summaryMetrics")
 _FIELD_NAMES: Final = sorted({*_COLUMNS, "tags", "username"}, key=str.lower)
 
 
@@ -171,7 +173,7 @@ class Field:
     def eq(self, value: Any) -> ColumnElement[bool]:
         raise NotImplementedError
 
-    def compare(self, op: str, value: Any, where: str) -> ColumnElement[bool]:
+    def compare(self, op: str, value: Any) -> ColumnElement[bool]:
         raise NotImplementedError
 
     def in_(self, values: Sequence[Any]) -> ColumnElement[bool]:
@@ -183,8 +185,8 @@ class Field:
     def regex(self, pattern: str) -> ColumnElement[bool]:
         raise NotImplementedError
 
-    def all_(self, values: Sequence[Any], where: str) -> ColumnElement[bool]:
-        raise FilterError(_unknown_op("$all", where, self.operators))
+    def all_(self, values: Sequence[Any]) -> ColumnElement[bool]:
+        raise FilterError(_unknown_op("$all", self.where, self.operators))
 
     def _null_compare(self, op: str) -> ColumnElement[bool]:
         # MongoDB: null is only equal to itself, so >=/<= null mean == null.
@@ -211,7 +213,11 @@ class JsonField(Field):
             kinds.add("missing")  # MongoDB: `$eq: null` also matches a missing field
         if kinds:
             terms.append(self._kind(*kinds))
-        numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        numbers = [
+            jsonsql.number_param(v, self.dialect)
+            for v in values
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        ]
         if numbers:
             value = jsonsql.number_value(self.ref, self.dialect)
             match = value == numbers[0] if len(numbers) == 1 else value.in_(numbers)
@@ -226,7 +232,7 @@ class JsonField(Field):
             terms.append(jsonsql.structured_equals(self.ref, structured, self.dialect))
         return or_(false(), *terms)
 
-    def compare(self, op: str, value: Any, where: str) -> ColumnElement[bool]:
+    def compare(self, op: str, value: Any) -> ColumnElement[bool]:
         if value is None:
             return self._null_compare(op)
         if isinstance(value, bool):
@@ -235,7 +241,8 @@ class JsonField(Field):
             return self._kind(*("true" if b else "false" for b in chosen)) if chosen else false()
         if isinstance(value, int | float):
             number = jsonsql.number_value(self.ref, self.dialect)
-            return and_(self._kind("number"), _COMPARISONS[op](number, value))
+            operand = jsonsql.number_param(value, self.dialect)
+            return and_(self._kind("number"), _COMPARISONS[op](number, operand))
         text = jsonsql.string_value(self.ref, self.dialect)
         return and_(self._kind("string"), _COMPARISONS[op](text, value))
 
@@ -285,7 +292,7 @@ class ColumnField(Field):
             )
         return or_(false(), *terms)
 
-    def compare(self, op: str, value: Any, where: str) -> ColumnElement[bool]:
+    def compare(self, op: str, value: Any) -> ColumnElement[bool]:
         if value is None:
             return self._null_compare(op)
         if not isinstance(value, str):
@@ -334,15 +341,17 @@ class TagsField(Field):
             terms.append(jsonsql.structured_equals(ref, lists, self.dialect))
         return or_(false(), *terms)
 
-    def all_(self, values: Sequence[Any], where: str) -> ColumnElement[bool]:
+    def all_(self, values: Sequence[Any]) -> ColumnElement[bool]:
         if not all(isinstance(v, str) for v in values):
-            raise FilterError(f"$all at {where} expects a list of strings, got {_short(values)}")
+            raise FilterError(
+                f"$all at {self.where} expects a list of strings, got {_short(values)}"
+            )
         if not values:
             return false()  # MongoDB: `$all: []` matches nothing
         return and_(*(jsonsql.array_has_any(self.column, [v], self.dialect) for v in values))
 
-    def compare(self, op: str, value: Any, where: str) -> ColumnElement[bool]:
-        raise FilterError(_unknown_op(op, where, self.operators))
+    def compare(self, op: str, value: Any) -> ColumnElement[bool]:
+        raise FilterError(_unknown_op(op, self.where, self.operators))
 
     def exists(self, flag: bool) -> ColumnElement[bool]:
         return true() if flag else false()  # every run has a (possibly empty) tag list
@@ -355,7 +364,7 @@ def resolve_field(name: str, dialect: str = "sqlite", where: str | None = None) 
     """The field a filter key (or order key) names; FilterError listing valid ones if none."""
     where = where or name
     head, dot, rest = name.partition(".")
-    if head in _JSON_PREFIXES or head == "summaryMetrics":
+    if head in JSON_PREFIXES:
         if not dot:
             raise FilterError(f'"{name}" needs a key: use {head}.KEY (e.g. {head}.lr) at {where}')
         keys = split_path(rest, name)
@@ -482,7 +491,7 @@ class _Compiler:
                     f"{op} at {where} expects a number, string, boolean or null, "
                     f"got {_describe(value)} {_short(value)}"
                 )
-            return field.compare(op, value, where)
+            return field.compare(op, value)
         if op in ("$in", "$nin", "$all"):
             if not isinstance(value, list):
                 raise FilterError(
@@ -490,7 +499,7 @@ class _Compiler:
                 )
             values = _check_value(value, where, op)
             if op == "$all":
-                return field.all_(values, where)
+                return field.all_(values)
             match = field.in_(values)
             return match if op == "$in" else not_(match)
         if op == "$exists":
@@ -533,8 +542,12 @@ def _regex(pattern: Any, options: Any, where: str) -> str:
             f'$options at {where} must be a string of the letters "{_REGEX_FLAGS}", '
             f"got {_short(options)}"
         )
-    flags = "".join(sorted(set(options or "")))
-    full = f"(?{flags}){pattern}" if flags else pattern
+    flags = set(options or "")
+    if leading := _LEADING_FLAGS.match(pattern):
+        # Merge into the pattern's own flag group: PostgreSQL allows only one, at the start.
+        flags |= set(leading.group(1))
+        pattern = pattern[leading.end() :]
+    full = f"(?{''.join(sorted(flags))}){pattern}" if flags else pattern
     try:
         re.compile(full)
     except re.error as exc:

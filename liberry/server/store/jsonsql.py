@@ -9,7 +9,7 @@ Kinds are the portable vocabulary for JSON types: "number", "string", "true", "f
 "null", "array", "object", "missing" (the key is absent), and "nan" (a NaN number, which the
 W&B client writes into summaries; it is not comparable and sorts with null).
 
-SQLite notes (3.37+; tested with 3.40):
+SQLite notes (3.38+, where the JSON functions are built in; tested with 3.40):
 - `json_extract` returns 1/0 for true/false, so kinds come from `json_type`, never from values.
 - A path label is compared with the document's *raw* (still escaped) key text, and a quoted
   label ends at the first `"`. Keys that are plain printable ASCII without `"` or `\\` use a
@@ -42,6 +42,7 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -58,6 +59,7 @@ __all__ = [
     "check_dialect",
     "install_sqlite_functions",
     "is_kind",
+    "number_param",
     "number_value",
     "regex_match",
     "sort_keys",
@@ -290,7 +292,8 @@ def _pg_node(ref: JsonRef) -> ColumnElement[Any]:
 
 
 def _pg_text(node: ColumnElement[Any]) -> ColumnElement[Any]:
-    return node.op("#>>")(literal_column("'{}'"))
+    # Code-point order, as SQLite and Python compare, whatever the database's locale.
+    return node.op("#>>", return_type=String)(literal_column("'{}'")).collate("C")
 
 
 # --------------------------------------------------------------------------- public predicates
@@ -304,9 +307,9 @@ def is_kind(ref: JsonRef, kinds: Iterable[str], dialect: str) -> ColumnElement[b
     if check_dialect(dialect) == "sqlite":
         type_, _ = _sqlite_node(ref)
         names = sorted({n for kind in wanted for n in _SQLITE_TYPES[kind]})
-        present = (type_ == names[0] if len(names) == 1 else type_.in_(names)) if names else false()
-        if "missing" in wanted:
-            return or_(type_.is_(None), present)
+        if "missing" in wanted:  # json_type is NULL exactly when the key is missing
+            return or_(type_.is_(None), type_.in_(names) if names else false())
+        # COALESCE keeps the result two-valued where the key is missing.
         return func.coalesce(type_, "missing").in_(names) if names else false()
     node = _pg_node(ref)
     type_ = func.jsonb_typeof(node)
@@ -327,6 +330,14 @@ def number_value(ref: JsonRef, dialect: str) -> ColumnElement[Any]:
         return _sqlite_node(ref)[1]
     node = _pg_node(ref)
     return case((func.jsonb_typeof(node) == "number", cast(_pg_text(node), Float)))
+
+
+def number_param(value: float, dialect: str) -> Any:
+    """A number operand for comparing with `number_value` (float8 on PostgreSQL, where the
+    driver would otherwise pick int2/int4/int8 per value and mix types in one IN list)."""
+    if check_dialect(dialect) == "sqlite":
+        return value  # SQLite compares integers and reals exactly
+    return literal(float(value), Float)
 
 
 def string_value(ref: JsonRef, dialect: str) -> ColumnElement[Any]:
@@ -356,7 +367,7 @@ def regex_match(expr: ColumnElement[Any], pattern: str, dialect: str) -> ColumnE
     """`expr` matches `pattern` somewhere (SQLite: Python `re.search`; PostgreSQL: `~`)."""
     if check_dialect(dialect) == "sqlite":
         return func.regexp(pattern, expr) == 1
-    return expr.op("~")(pattern)  # POSIX, not Python, syntax
+    return expr.op("~", is_comparison=True)(pattern)  # POSIX, not Python, syntax
 
 
 def _array_elements(col: ColumnElement[Any], dialect: str) -> Any:
@@ -413,7 +424,9 @@ def sort_keys(ref: JsonRef, dialect: str) -> list[ColumnElement[Any]]:
             value=type_,
             else_=RANK_MISSING,
         )
-        return [rank, value]
+        # Arrays/objects sort by canonical text, not by however the writer spelled them.
+        structured = type_.in_([lit("array"), lit("object")])
+        return [rank, case((structured, func.liberry_json_canon(value)), else_=value)]
     node = _pg_node(ref)
     type_ = func.jsonb_typeof(node)
     rank = case(
@@ -430,6 +443,6 @@ def sort_keys(ref: JsonRef, dialect: str) -> list[ColumnElement[Any]]:
     )
     text = case(
         (type_ == "string", _pg_text(node)),
-        (type_.in_(["array", "object"]), cast(node, String)),
+        (type_.in_(["array", "object"]), cast(node, String).collate("C")),
     )
     return [rank, number, text]

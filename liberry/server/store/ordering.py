@@ -7,7 +7,7 @@ host, notes; camelCase accepted), `config.KEY[.value]` or `summary_metrics.KEY`.
 means `-created_at`.
 
 Order across JSON types, the same in both directions: numbers, then strings, then booleans
-(false < true), then arrays/objects (by their JSON text), then null and NaN, then runs
+(false < true), then arrays/objects (by canonical JSON text), then null and NaN, then runs
 missing the key. The direction only orders values within each group, so runs without the
 key always come last. A NULL run column also sorts last. Ties are broken by `runs.id` in the
 same direction, making the order total.
@@ -22,17 +22,26 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Label, and_, case, or_, tuple_
+from sqlalchemy import ColumnElement, Label, case, tuple_
 
 from . import jsonsql
 from . import tables as t
-from .filters import ColumnField, FilterError, JsonField, UsernameField, resolve_field
+from .filters import (
+    JSON_PREFIXES,
+    ColumnField,
+    Field,
+    FilterError,
+    JsonField,
+    UsernameField,
+    resolve_field,
+)
 
 __all__ = ["DEFAULT_ORDER", "OrderError", "OrderSpec", "compile_order"]
 
@@ -52,6 +61,7 @@ class SortKey:
     expr: ColumnElement[Any]
     descending: bool
     label: str
+    nullable: bool = False  # NULL only for whole groups fixed by the earlier keys
 
     @property
     def labelled(self) -> Label[Any]:
@@ -65,7 +75,6 @@ class OrderSpec:
     order: str  # as given, normalized (sign + key)
     keys: tuple[SortKey, ...]  # the last one is runs.id
     tag: str  # identifies the order inside cursors
-    row_values: bool  # keys are non-null and share a direction: use a row-value comparison
 
     @property
     def columns(self) -> list[Label[Any]]:
@@ -77,7 +86,7 @@ class OrderSpec:
         """ORDER BY clauses, ending with runs.id (by label when `columns` are selected)."""
         return [k.labelled.desc() if k.descending else k.labelled.asc() for k in self.keys]
 
-    def cursor_for(self, row: Mapping[str, Any]) -> str:
+    def cursor_for(self, row: Mapping[Any, Any]) -> str:
         """An opaque, URL-safe cursor for `row` (a mapping holding the `columns` labels)."""
         try:
             values = [row[key.label] for key in self.keys]
@@ -101,35 +110,43 @@ class OrderSpec:
                 f'the cursor was made for a different order than "{self.order}"; '
                 "keep the order unchanged while paging, or start again without a cursor"
             )
+        direction = self.keys[-1].descending
         if (
             not isinstance(values, list)
             or len(values) != len(self.keys)
-            or not all(v is None or isinstance(v, str | int | float) for v in values)
             or not isinstance(values[-1], int)
-            or (self.row_values and None in values)
+            or not all(
+                (v is None and key.nullable)
+                or isinstance(v, int | float)
+                or (isinstance(v, str) and key.descending == direction)
+                for key, v in zip(self.keys, values, strict=True)
+            )
         ):
             raise FilterError(f"invalid cursor {cursor[:40]!r}: its values are malformed")
         return values
 
     def after(self, cursor: str) -> ColumnElement[bool]:
-        """The keyset condition selecting runs strictly after `cursor` in this order."""
+        """The keyset condition selecting runs strictly after `cursor` in this order.
+
+        One row-value comparison, so each sort expression is evaluated once per row and
+        plain-column orders can seek their index. Keys sorting against the order's direction
+        (group ranks, always ascending) are integers: negating them aligns the direction. A
+        None value marks a key that is NULL for the whole group fixed by the earlier keys
+        (see jsonsql.sort_keys); it compares equal there, so it is left out.
+        """
         values = self.decode(cursor)
-        if self.row_values:
-            lhs = tuple_(*(key.expr for key in self.keys))
-            rhs = tuple_(*values)
-            return lhs < rhs if self.keys[0].descending else lhs > rhs
-        # (k1, k2, ...) beyond (v1, v2, ...) lexicographically, each key in its direction.
-        # A None value means the key is NULL for the whole group fixed by the earlier keys
-        # (see jsonsql.sort_keys), so it compares equal there and is skipped.
-        terms: list[ColumnElement[bool]] = []
-        equal: list[ColumnElement[bool]] = []
+        descending = self.keys[-1].descending
+        lhs: list[Any] = []
+        rhs: list[Any] = []
         for key, value in zip(self.keys, values, strict=True):
             if value is None:
                 continue
-            beyond = key.expr < value if key.descending else key.expr > value
-            terms.append(and_(*equal, beyond))
-            equal.append(key.expr == value)
-        return or_(*terms)
+            flip = key.descending != descending
+            lhs.append(-key.expr if flip else key.expr)
+            rhs.append(-value if flip else value)
+        if len(lhs) == 1:
+            return lhs[0] < rhs[0] if descending else lhs[0] > rhs[0]
+        return tuple_(*lhs) < tuple_(*rhs) if descending else tuple_(*lhs) > tuple_(*rhs)
 
 
 def _parse(order: str | None) -> tuple[bool, str]:
@@ -148,32 +165,32 @@ def compile_order(order: str | None, dialect: str = "sqlite") -> OrderSpec:
     except ValueError as exc:
         raise FilterError(str(exc)) from None
     descending, name = _parse(order)
-    try:
-        field = resolve_field(name, dialect, f'order "{order}"')
-    except FilterError:
-        field = None
-    exprs: Sequence[ColumnElement[Any]]
+    field: Field | None = None
+    if name.partition(".")[0] in JSON_PREFIXES:
+        field = resolve_field(name, dialect, f'order "{order}"')  # its errors are specific
+    else:
+        with contextlib.suppress(FilterError):
+            field = resolve_field(name, dialect, f'order "{order}"')
     if isinstance(field, JsonField):
-        exprs = jsonsql.sort_keys(field.ref, dialect)
+        rank, *values = jsonsql.sort_keys(field.ref, dialect)
         # The group rank stays ascending: missing keys last in both directions.
-        directions = [False] + [descending] * (len(exprs) - 1)
+        keys = [SortKey(rank, False, "order_k0")] + [
+            SortKey(v, descending, f"order_k{i}", nullable=True) for i, v in enumerate(values, 1)
+        ]
         identity: list[Any] = [field.ref.doc.name, list(field.ref.keys)]
     elif isinstance(field, ColumnField) and not isinstance(field, UsernameField):
         column = field.column
-        if field.nullable:
-            exprs = [case((column.is_(None), 1), else_=0), column]
-            directions = [False, descending]
+        if field.nullable:  # NULLs last in both directions
+            keys = [
+                SortKey(case((column.is_(None), 1), else_=0), False, "order_k0"),
+                SortKey(column, descending, "order_k1", nullable=True),
+            ]
         else:
-            exprs, directions = [column], [descending]
+            keys = [SortKey(column, descending, "order_k0")]
         identity = [column.name]
     else:
         raise FilterError(f'cannot order by "{name}" in order "{order}"; use one of: {_ORDERABLE}')
-    keys = [
-        SortKey(expr, desc, f"order_k{i}")
-        for i, (expr, desc) in enumerate(zip(exprs, directions, strict=True))
-    ]
     keys.append(SortKey(t.runs.c.id, descending, _ID_LABEL))
     normalized = ("-" if descending else "+") + name
     digest = hashlib.sha256(json.dumps([descending, *identity]).encode()).hexdigest()[:10]
-    row_values = len(exprs) == 1 and not isinstance(field, JsonField)
-    return OrderSpec(normalized, tuple(keys), digest, row_values)
+    return OrderSpec(normalized, tuple(keys), digest)

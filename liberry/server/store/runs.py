@@ -192,8 +192,19 @@ def delete_run(conn: Connection, pk: int) -> dict[str, Any]:
     return run
 
 
+def _dotted_keys(doc: dict[str, Any], prefix: str, out: dict[str, None], depth: int = 0) -> None:
+    for key, value in doc.items():
+        if not prefix and key.startswith("_wandb"):
+            continue
+        # Nested dicts become dotted keys; media/histograms (`_type`) are leaves.
+        if isinstance(value, dict) and value and "_type" not in value and depth < 4:
+            _dotted_keys(value, f"{prefix}{key}.", out, depth + 1)
+        else:
+            out[f"{prefix}{key}"] = None
+
+
 def run_keys(conn: Connection, project_id: int, sample: int = 2000) -> tuple[list[str], list[str]]:
-    """Config and summary keys used by the project's most recent runs (for column pickers)."""
+    """Config and summary keys (nested keys dotted) used by the project's latest runs."""
     rows = conn.execute(
         select(t.runs.c.config, t.runs.c.summary)
         .where(t.runs.c.project_id == project_id)
@@ -203,12 +214,12 @@ def run_keys(conn: Connection, project_id: int, sample: int = 2000) -> tuple[lis
     config_keys: dict[str, None] = {}
     summary_keys: dict[str, None] = {}
     for config_text, summary_text in rows:
-        for key in json.loads(config_text or "{}"):
-            if key != "_wandb":
-                config_keys[key] = None
-        for key in json.loads(summary_text or "{}"):
-            if key != "_wandb":
-                summary_keys[key] = None
+        config = json.loads(config_text or "{}")
+        unwrapped = {
+            k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in config.items()
+        }
+        _dotted_keys(unwrapped, "", config_keys)
+        _dotted_keys(json.loads(summary_text or "{}"), "", summary_keys)
     return sorted(config_keys), sorted(summary_keys)
 
 

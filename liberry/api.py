@@ -1,0 +1,358 @@
+"""`Api`: the entry point, shaped like `wandb.Api`, for a liberry or W&B server."""
+
+from __future__ import annotations
+
+import json
+import netrc
+import os
+import secrets
+import string
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from . import queries
+from ._version import __version__
+from .errors import NotFoundError, UnknownFieldError, UsageError
+from .filters import validate_filters, validate_order
+from .paths import parse_project_path, parse_run_path
+from .projects import Project, Projects
+from .queries import Operation
+from .runs import Run, Runs, flatten, json_dumps, wrap_config
+from .transport import Transport
+
+__all__ = ["DEFAULT_BASE_URL", "Api", "netrc_api_key", "resolve_api_key", "resolve_base_url"]
+
+DEFAULT_BASE_URL = "https://api.wandb.ai"
+_RUN_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def _env(*names: str) -> str | None:
+    for name in names:
+        if value := os.environ.get(name, "").strip():
+            return value
+    return None
+
+
+def resolve_base_url(overrides: Mapping[str, Any]) -> str:
+    """`overrides["base_url"]`, else `LIBERRY_BASE_URL`, else `WANDB_BASE_URL`, else W&B cloud."""
+    url = str(
+        overrides.get("base_url") or _env("LIBERRY_BASE_URL", "WANDB_BASE_URL") or DEFAULT_BASE_URL
+    ).strip()
+    if not url.startswith(("http://", "https://")) or not urlsplit(url).netloc:
+        raise UsageError(
+            f"base_url {url!r} must be an http:// or https:// URL, e.g. 'http://127.0.0.1:8080'"
+        )
+    return url.rstrip("/")
+
+
+def netrc_api_key(base_url: str) -> str | None:
+    """The password stored for the server's host in `$NETRC` or `~/.netrc`, as `wandb login`
+    writes it (`machine <host[:port]> login user password <key>`)."""
+    path = Path(os.environ.get("NETRC") or Path.home() / ".netrc")
+    try:
+        entries = netrc.netrc(str(path))
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return None
+    parts = urlsplit(base_url)
+    for machine in dict.fromkeys([parts.netloc, parts.hostname or ""]):
+        if machine and (creds := entries.authenticators(machine)) and creds[2]:
+            return creds[2]
+    return None
+
+
+def resolve_api_key(base_url: str, overrides: Mapping[str, Any], api_key: str | None) -> str | None:
+    """`api_key`, `overrides["api_key"]`, `LIBERRY_API_KEY`, `WANDB_API_KEY`, then `.netrc`."""
+    key = (
+        api_key
+        or overrides.get("api_key")
+        or _env("LIBERRY_API_KEY", "WANDB_API_KEY")
+        or netrc_api_key(base_url)
+    )
+    return str(key).strip() if key else None
+
+
+class Api:
+    """Query and update runs on a liberry or W&B server.
+
+    ```python
+    api = liberry.Api(overrides={"base_url": "http://127.0.0.1:8080", "entity": "me"})
+    df = api.runs("me/mnist", filters={"config.lr": {"$gte": 0.01}}).to_pandas()
+    ```
+
+    `overrides` may set `base_url`, `api_key`, and the defaults `entity`, `project` and
+    `run` used to complete short paths. The base URL and key otherwise come from
+    `LIBERRY_BASE_URL` / `LIBERRY_API_KEY`, then `WANDB_BASE_URL` / `WANDB_API_KEY`, then
+    (key only) `~/.netrc`; default entity and project from `LIBERRY_ENTITY` / `WANDB_ENTITY`
+    and `LIBERRY_PROJECT` / `WANDB_PROJECT`. Nothing is sent until a method needs it.
+    """
+
+    #: The operation that identifies the API key's user (and its default entity).
+    VIEWER_QUERY: ClassVar[Operation] = queries.VIEWER
+
+    def __init__(
+        self,
+        overrides: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        api_key: str | None = None,
+        *,
+        max_retries: int | None = None,
+    ) -> None:
+        overrides = dict(overrides or {})
+        base_url = resolve_base_url(overrides)
+        self.settings: dict[str, Any] = {
+            "base_url": base_url,
+            "entity": overrides.get("entity") or _env("LIBERRY_ENTITY", "WANDB_ENTITY"),
+            "project": overrides.get("project") or _env("LIBERRY_PROJECT", "WANDB_PROJECT"),
+            "run": overrides.get("run"),
+        }
+        #: The API key sent as HTTP Basic `api:<key>` (None: send no credentials).
+        self.api_key: str | None = resolve_api_key(base_url, overrides, api_key)
+        self.user_agent: str = f"W&B Public Client {__version__} (liberry)"
+        #: The transport: `client.execute(operation, variables)` sends GraphQL.
+        self.client = Transport(
+            base_url,
+            self.api_key,
+            user_agent=self.user_agent,
+            timeout=timeout if timeout is not None else overrides.get("timeout"),
+            max_retries=max_retries,
+        )
+        self._viewer: dict[str, Any] | None = None
+        self._cache: dict[tuple[Any, ...], Run | Runs] = {}
+
+    # -- identity ------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return str(self.settings["base_url"])
+
+    @property
+    def app_url(self) -> str:
+        """Where the web pages of runs live (`https://wandb.ai` for W&B cloud)."""
+        host = urlsplit(self.base_url).netloc
+        return "https://wandb.ai" if host == "api.wandb.ai" else self.base_url
+
+    @property
+    def viewer(self) -> dict[str, Any]:
+        """The user the API key belongs to (`id`, `entity`, `username`, `email`, `teams`)."""
+        if self._viewer is None:
+            data = self.client.execute(self.VIEWER_QUERY)
+            viewer = data.get("viewer")
+            if viewer is None:
+                raise NotFoundError(
+                    f"the server at {self.base_url} does not know this API key's user; set "
+                    "LIBERRY_API_KEY (or WANDB_API_KEY) to a valid key"
+                )
+            self._viewer = viewer
+        return self._viewer
+
+    @property
+    def default_entity(self) -> str | None:
+        """The API key user's own entity, as the server reports it (one request, cached)."""
+        entity: str | None = self.viewer.get("entity")
+        return entity
+
+    def _entity(self) -> str | None:
+        # Paths without an entity use overrides/env first, the viewer's entity last.
+        return self.settings["entity"] or self.default_entity
+
+    # -- projects ------------------------------------------------------------------------------
+
+    def projects(self, entity: str | None = None, per_page: int = 200) -> Projects:
+        """The projects of `entity` (default: the default entity), lazily paged."""
+        entity = entity or self._entity()
+        if not entity:
+            raise UsageError(
+                "no entity: pass api.projects('my-entity') or set a default with "
+                "Api(overrides={'entity': ...}) or LIBERRY_ENTITY"
+            )
+        return Projects(self, entity, per_page)
+
+    def project(self, name: str, entity: str | None = None) -> Project:
+        """A project by name (no request; it is not checked to exist)."""
+        path = parse_project_path(name if entity is None else f"{entity}/{name}",
+                                  entity=self._entity, project=None)  # fmt: skip
+        return Project(self, path.entity, path.project)
+
+    def create_project(
+        self, name: str, entity: str | None = None, description: str | None = None
+    ) -> Project:
+        """Create a project (or return the existing one of that name)."""
+        path = parse_project_path(name if entity is None else f"{entity}/{name}",
+                                  entity=self._entity, project=None)  # fmt: skip
+        data = self.client.execute(
+            queries.CREATE_PROJECT,
+            {"entity": path.entity, "name": path.project, "description": description},
+        )
+        node = (data.get("upsertModel") or {}).get("project") or {}
+        return Project(self, node.get("entityName") or path.entity, node.get("name") or name, node)
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def runs(
+        self,
+        path: str = "",
+        filters: Mapping[str, Any] | None = None,
+        order: str = "-created_at",
+        per_page: int = 50,
+        limit: int | None = None,
+    ) -> Runs:
+        """The runs of project `path` (`entity/project` or `project`) matching `filters`.
+
+        `filters` is a MongoDB-style query on `config.<key>`, `summary_metrics.<key>` and run
+        attributes (`state`, `tags`, `createdAt`, ...) with `$and $or $nor $not` and
+        `$eq $ne $gt $gte $lt $lte $in $nin $exists $regex $options` (`$all` for tags); it is
+        checked here, before sending, and a `FilterError` names the bad part. `order` is
+        `+`/`-` and `created_at`, `heartbeat_at`, `config.<key>` or `summary_metrics.<key>`.
+        `per_page` is the size of the first request; iterating further doubles it per
+        request, up to 1000 runs.
+        `limit` caps the number of runs. The result is cached per (path, filters, order,
+        per_page, limit) until `flush()`.
+        """
+        project = parse_project_path(path, entity=self._entity, project=self.settings["project"])
+        checked = validate_filters(filters)
+        key = (
+            "runs",
+            project.entity,
+            project.project,
+            json.dumps(checked, sort_keys=True),
+            validate_order(order),
+            per_page,
+            limit,
+        )
+        cached = self._cache.get(key)
+        if not isinstance(cached, Runs):
+            cached = self._cache[key] = Runs(
+                self, project.entity, project.project, checked, order, per_page, limit
+            )
+        return cached
+
+    def run(self, path: str = "") -> Run:
+        """One run: `entity/project/run_id`, `project/run_id` or `run_id` (with defaults).
+
+        Fetched now (one request), so a wrong path raises `NotFoundError` here. Cached until
+        `flush()`.
+        """
+        rp = parse_run_path(
+            path, entity=self._entity, project=self.settings["project"], run=self.settings["run"]
+        )
+        key = ("run", *rp)
+        cached = self._cache.get(key)
+        if not isinstance(cached, Run):
+            cached = Run(self, rp.entity, rp.project, rp.run_id).load()
+            self._cache[key] = cached
+        return cached
+
+    def create_run(
+        self,
+        *,
+        run_id: str | None = None,
+        project: str | None = None,
+        entity: str | None = None,
+        display_name: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        summary: Mapping[str, Any] | None = None,
+        tags: list[str] | None = None,
+        notes: str | None = None,
+        group: str | None = None,
+        job_type: str | None = None,
+        state: str = "running",
+        sweep: str | None = None,
+    ) -> Run:
+        """Create a run (one request) and return it.
+
+        `run_id` defaults to a random 8-character id; `project` and `entity` to the
+        defaults. As with W&B's upsert, an existing `run_id` is updated rather than duplicated.
+        """
+        path = parse_project_path(project or "", entity=entity or self._entity,
+                                  project=self.settings["project"])  # fmt: skip
+        run_id = run_id or "".join(secrets.choice(_RUN_ID_ALPHABET) for _ in range(8))
+        variables = {
+            "entity": path.entity,
+            "project": path.project,
+            "name": run_id,
+            "displayName": display_name,
+            "config": json_dumps(wrap_config(config, None)) if config is not None else None,
+            "summaryMetrics": json_dumps(dict(summary)) if summary is not None else None,
+            "tags": list(tags) if tags is not None else None,
+            "notes": notes,
+            "groupName": group,
+            "jobType": job_type,
+            "state": state,
+            "sweep": sweep,
+        }
+        data = self.client.execute(
+            queries.CREATE_RUN, {k: v for k, v in variables.items() if v is not None}
+        )
+        bucket = (data.get("upsertBucket") or {}).get("bucket") or {}
+        where = bucket.get("project") or {}
+        run = Run(
+            self,
+            (where.get("entity") or {}).get("name") or path.entity,
+            where.get("name") or path.project,
+            bucket.get("name") or run_id,
+            bucket,
+        )
+        run._full = True
+        self._cache[("run", *run.path)] = run
+        return run
+
+    def run_keys(self, path: str = "") -> tuple[list[str], list[str]]:
+        """(config keys, summary keys) used by any run of project `path`, for column pickers.
+
+        One request on liberry (`project.runKeys`); other servers lack that field, so the keys
+        are collected from every run's config and summary instead (one request per 1000
+        runs). Nested keys are dotted (`optimizer.lr`), as in `Runs.to_pandas` columns.
+        """
+        project = parse_project_path(path, entity=self._entity, project=self.settings["project"])
+        try:
+            data = self.client.execute(
+                queries.RUN_KEYS, {"entity": project.entity, "project": project.project}
+            )
+        except UnknownFieldError:
+            return self._run_keys_by_scan(project.entity, project.project)
+        if data.get("project") is None:
+            raise NotFoundError(
+                f"project {project} not found at {self.base_url}; check the entity and project"
+            )
+        keys = data["project"].get("runKeys") or {}
+        return list(keys.get("config") or []), list(keys.get("summary") or [])
+
+    def _run_keys_by_scan(self, entity: str, project: str) -> tuple[list[str], list[str]]:
+        # The same answer as liberry's runKeys: dotted keys, without W&B's `_wandb`.
+        config: set[str] = set()
+        summary: set[str] = set()
+        runs = Runs(self, entity, project, order="-created_at", per_page=1000)
+        for page in runs._export_pages(progress=None):
+            for run in page:
+                raw = run._config_raw or {}
+                values = {k: v["value"] if isinstance(v, dict) and "value" in v else v
+                          for k, v in raw.items() if not k.startswith("_wandb")}  # fmt: skip
+                config.update(flatten("", values))
+                metrics = {k: v for k, v in (run._summary or {}).items() if k != "_wandb"}
+                summary.update(flatten("", metrics))
+        return sorted(k[1:] for k in config), sorted(k[1:] for k in summary)
+
+    # -- cache ---------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Forget cached `Runs` and `Run` objects, so the next call fetches fresh data."""
+        self._cache.clear()
+
+    def _forget_run(self, run: Run) -> None:
+        self._cache.pop(("run", *run.path), None)
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self.client.close()
+
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        entity = f" entity={self.settings['entity']}" if self.settings["entity"] else ""
+        return f"<liberry.Api {self.base_url}{entity}>"

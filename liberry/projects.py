@@ -1,0 +1,92 @@
+"""Projects: one `Project` and the lazily paged `Projects` of an entity."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from . import queries
+from ._repr import html_table
+from .transport import Page, Paginator
+
+if TYPE_CHECKING:
+    from .api import Api
+    from .runs import Runs
+
+__all__ = ["Project", "Projects"]
+
+
+class Project:
+    """A project of an entity; `runs()` lists its runs."""
+
+    def __init__(self, api: Api, entity: str, name: str, attrs: Mapping[str, Any] | None = None):
+        self._api = api
+        self.entity = entity
+        self.name = name
+        self._attrs: dict[str, Any] = dict(attrs or {})
+
+    @property
+    def id(self) -> str | None:
+        """The server's opaque id (None for a project made locally with `Api.project`)."""
+        value: str | None = self._attrs.get("id")
+        return value
+
+    @property
+    def created_at(self) -> str | None:
+        value: str | None = self._attrs.get("createdAt")
+        return value
+
+    @property
+    def path(self) -> list[str]:
+        return [self.entity, self.name]
+
+    @property
+    def url(self) -> str:
+        return f"{self._api.app_url}/{self.entity}/{self.name}"
+
+    def runs(
+        self,
+        filters: Mapping[str, Any] | None = None,
+        order: str = "-created_at",
+        per_page: int = 50,
+        limit: int | None = None,
+    ) -> Runs:
+        """The project's runs; see `Api.runs`."""
+        return self._api.runs(f"{self.entity}/{self.name}", filters, order, per_page, limit)
+
+    def __repr__(self) -> str:
+        return f"<Project {self.entity}/{self.name}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Project) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.path))
+
+
+class Projects(Paginator[Project]):
+    """The projects of one entity, lazily paged."""
+
+    def __init__(self, api: Api, entity: str, per_page: int = 200) -> None:
+        super().__init__(per_page)
+        self._api = api
+        self.entity = entity
+
+    def _fetch(self, cursor: str | None, first: int, with_count: bool) -> Page[Project]:
+        data = self._api.client.execute(
+            queries.GET_PROJECTS, {"entity": self.entity, "cursor": cursor, "perPage": first}
+        )
+        conn = data.get("models") or {}
+        nodes = [e["node"] for e in conn.get("edges") or [] if e.get("node")]
+        projects = [
+            Project(self._api, n.get("entityName") or self.entity, n["name"], n) for n in nodes
+        ]
+        info = conn.get("pageInfo") or {}
+        return Page(projects, info.get("endCursor"), bool(info.get("hasNextPage")))
+
+    def __repr__(self) -> str:
+        return f"<Projects of {self.entity}>"
+
+    def _repr_html_(self) -> str:
+        rows = [(p.name, p.created_at) for p in self]
+        return html_table(("name", "created_at"), rows, caption=f"projects of {self.entity}")

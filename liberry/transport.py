@@ -1,0 +1,418 @@
+"""HTTP transport: one keep-alive session, retries with backoff, auth, typed errors.
+
+`Transport.execute` sends a named GraphQL operation and returns its `data`, or raises a
+`liberry.errors.ServerError` subclass that says what to do. `Paginator` is the lazy, cached
+walk over a GraphQL connection that every listing (`Runs`, `Projects`, `Files`) builds on.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, overload
+
+import orjson
+import requests
+from requests.adapters import HTTPAdapter
+
+from .errors import (
+    AuthenticationError,
+    BadQueryError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServerError,
+    ServerUnavailableError,
+    UnknownFieldError,
+)
+from .queries import Operation
+
+__all__ = ["DEFAULT_TIMEOUT", "Page", "Paginator", "Transport"]
+
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_RETRIES = 5
+_BACKOFF_BASE = 0.5
+_BACKOFF_CAP = 16.0
+_RETRY_AFTER_CAP = 60.0
+
+# graphql-core quotes names with ', W&B's server with ".
+_UNKNOWN_FIELD = re.compile(
+    r"Cannot query field [\"'](?P<field>\w+)[\"'] on type [\"'](?P<type>\w+)[\"']"
+)
+_NOT_FOUND = re.compile(
+    r"not found|could not find|does not exist|no such"
+    r"|\bno (run|project|entity|file|sweep|artifact|user)s? (with|named|called)",
+    re.IGNORECASE,
+)
+_FORBIDDEN = re.compile(r"permission|not authori[sz]ed|forbidden|access denied", re.IGNORECASE)
+
+
+def _retryable_status(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
+class Transport:
+    """Sends requests to one server with the W&B conventions.
+
+    Basic auth `api:<key>`, a `W&B Public Client`-style User-Agent, gzip responses, a
+    keep-alive connection pool, a timeout, and retries with exponential backoff on connection
+    errors, HTTP 429 and 5xx; never on other 4xx, which cannot succeed unchanged.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        *,
+        user_agent: str,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.user_agent = user_agent
+        self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
+        self.max_retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
+        #: How many times each operation was sent (tests and benchmarks count queries).
+        self.operation_counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update({"User-Agent": user_agent, "Accept-Encoding": "gzip"})
+
+    @property
+    def graphql_url(self) -> str:
+        return f"{self.base_url}/graphql"
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.session.close()
+
+    # -- GraphQL -------------------------------------------------------------------------------
+
+    def execute(
+        self, operation: Operation, variables: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Send `operation` and return its `data`; GraphQL errors raise typed exceptions.
+
+        A mutation whose answer times out is not re-sent: the server may have applied it.
+        """
+        body: dict[str, Any] = {"query": operation.document, "operationName": operation.name}
+        if variables:
+            body["variables"] = dict(variables)
+        with self._lock:
+            self.operation_counts[operation.name] += 1
+        response = self.request(
+            "POST",
+            self.graphql_url,
+            data=json.dumps(body, separators=(",", ":")).encode(),
+            headers={"Content-Type": "application/json"},
+            what=f"GraphQL operation {operation.name}",
+            retry_read_timeout=not operation.is_mutation,
+        )
+        payload = self._json(response, operation)
+        errors = payload.get("errors")
+        if errors:
+            raise self._graphql_error(operation, errors, response.status_code)
+        if "data" not in payload:
+            raise BadQueryError(
+                f"{operation.name}: the server at {self.base_url} answered without `data`.",
+                status=response.status_code,
+                url=self.graphql_url,
+            )
+        data: dict[str, Any] = payload["data"] or {}
+        return data
+
+    def _json(self, response: requests.Response, operation: Operation) -> dict[str, Any]:
+        try:
+            payload = orjson.loads(response.content)
+        except ValueError:
+            raise ServerUnavailableError(
+                f"{operation.name}: the server at {self.base_url} did not answer with JSON "
+                f"(HTTP {response.status_code}, {response.headers.get('Content-Type', '?')}). "
+                "Check that base_url points at a liberry or W&B server.",
+                status=response.status_code,
+                url=self.graphql_url,
+            ) from None
+        if not isinstance(payload, dict):
+            raise BadQueryError(
+                f"{operation.name}: unexpected GraphQL response {str(payload)[:200]!r}",
+                status=response.status_code,
+                url=self.graphql_url,
+            )
+        return payload
+
+    def _graphql_error(
+        self, operation: Operation, errors: list[dict[str, Any]], status: int
+    ) -> ServerError:
+        messages = [str(e.get("message", e)) for e in errors]
+        text = "; ".join(messages)
+        kwargs: dict[str, Any] = {"status": status, "errors": errors, "url": self.graphql_url}
+        if match := _UNKNOWN_FIELD.search(text):
+            return UnknownFieldError(
+                f"{operation.name}: the server at {self.base_url} has no field "
+                f"{match['type']}.{match['field']} ({text}). It may be an older server or not "
+                "a liberry server; upgrade it or use an API that does not need this field.",
+                field=match["field"],
+                type_name=match["type"],
+                **kwargs,
+            )
+        if _NOT_FOUND.search(text):
+            return NotFoundError(
+                f"{operation.name}: {text}. Check the entity, project and run names.", **kwargs
+            )
+        if _FORBIDDEN.search(text):
+            return PermissionDeniedError(
+                f"{operation.name}: {text}. Use an API key that has access to this entity.",
+                **kwargs,
+            )
+        return BadQueryError(f"{operation.name} was rejected by the server: {text}", **kwargs)
+
+    # -- HTTP ----------------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        auth: bool = True,
+        what: str | None = None,
+        retry_read_timeout: bool = True,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send one HTTP request with retries; non-retryable failures raise typed errors.
+
+        `auth=False` leaves the Authorization header off (pre-signed upload URLs);
+        `retry_read_timeout=False` gives up when a sent request's answer times out.
+        """
+        kwargs.setdefault("timeout", self.timeout)
+        if auth and self.api_key:
+            kwargs["auth"] = ("api", self.api_key)
+        what = what or f"{method} {url}"
+        last: str = ""
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = self.session.request(method, url, **kwargs)
+            except requests.ReadTimeout as exc:
+                if not retry_read_timeout:
+                    raise ServerUnavailableError(
+                        f"{what}: no answer from {self.base_url} within {self.timeout} s. It "
+                        "was not re-sent because the server may have applied it: check before "
+                        "retrying, or raise the timeout (Api(timeout=...)).",
+                        url=url,
+                    ) from exc
+                last = f"{type(exc).__name__}: {exc}"
+                delay = self._backoff(attempt)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                last = f"{type(exc).__name__}: {exc}"
+                delay = self._backoff(attempt)
+            else:
+                if response.status_code < 400:
+                    return response
+                if not _retryable_status(response.status_code):
+                    raise self._http_error(response, what)
+                last = f"HTTP {response.status_code}"
+                delay = self._retry_after(response) or self._backoff(attempt)
+                response.close()
+            if attempt < self.max_retries:
+                time.sleep(delay)
+        raise ServerUnavailableError(
+            f"{what}: no usable answer from {self.base_url} after {self.max_retries + 1} "
+            f"attempts (last: {last}). Check that the server is running and that base_url "
+            "(LIBERRY_BASE_URL / WANDB_BASE_URL) is right; if it is overloaded, try again later.",
+            status=int(last[5:]) if last.startswith("HTTP ") else None,
+            url=url,
+        )
+
+    @staticmethod
+    def _backoff(attempt: int) -> float:
+        return min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt) * random.uniform(0.5, 1.0)
+
+    @staticmethod
+    def _retry_after(response: requests.Response) -> float | None:
+        value = response.headers.get("Retry-After")
+        try:
+            return min(_RETRY_AFTER_CAP, max(0.0, float(value))) if value else None
+        except ValueError:
+            return None
+
+    def _http_error(self, response: requests.Response, what: str) -> ServerError:
+        status = response.status_code
+        errors: list[dict[str, Any]] = []
+        detail = ""
+        try:
+            payload = response.json()
+        except ValueError:
+            detail = response.text[:300].strip()
+        else:
+            if isinstance(payload, dict):
+                raw = payload.get("errors") or []
+                errors = [e if isinstance(e, dict) else {"message": str(e)} for e in raw]
+                detail = "; ".join(str(e.get("message", e)) for e in errors) or str(
+                    payload.get("error") or payload.get("detail") or ""
+                )
+        suffix = f": {detail}" if detail else ""
+        kwargs: dict[str, Any] = {"status": status, "errors": errors, "url": response.url}
+        if status == 401:
+            if self.api_key:
+                hint = (
+                    "The API key was rejected. Set LIBERRY_API_KEY (or WANDB_API_KEY) to a valid "
+                    f"key for {self.base_url}, or pass Api(api_key=...)."
+                )
+            else:
+                hint = (
+                    f"No API key is configured for {self.base_url}. Set LIBERRY_API_KEY or "
+                    "WANDB_API_KEY, pass Api(api_key=...), or run "
+                    f"`wandb login --host {self.base_url}`."
+                )
+            return AuthenticationError(f"{what}: HTTP 401{suffix}. {hint}", **kwargs)
+        if status == 403:
+            return PermissionDeniedError(
+                f"{what}: HTTP 403{suffix}. This API key may not do that; use a key with "
+                "access to the entity.",
+                **kwargs,
+            )
+        if status == 404:
+            if response.url.rstrip("/").endswith("/graphql"):
+                return ServerUnavailableError(
+                    f"{what}: no GraphQL endpoint at {response.url} (HTTP 404). Check base_url.",
+                    **kwargs,
+                )
+            return NotFoundError(f"{what}: HTTP 404{suffix}.", **kwargs)
+        if errors and (match := _UNKNOWN_FIELD.search(detail)):
+            return UnknownFieldError(
+                f"{what}: the server has no field {match['type']}.{match['field']}{suffix}.",
+                field=match["field"],
+                type_name=match["type"],
+                **kwargs,
+            )
+        return BadQueryError(f"{what} was rejected: HTTP {status}{suffix}", **kwargs)
+
+
+# -- pagination --------------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+@dataclass
+class Page(Generic[T]):
+    """One page of a connection: its items, where it ends, and the total when known."""
+
+    items: list[T]
+    end_cursor: str | None
+    has_next: bool
+    total: int | None = None
+
+
+class Paginator(ABC, Generic[T]):
+    """A lazily fetched, cached sequence over a GraphQL connection.
+
+    Pages are fetched on demand while iterating or indexing and kept, so a second pass sends
+    nothing. The first request asks for `per_page` items; when `max_page_size` is set, each
+    later request asks for twice as many as the one before, up to it, so a full pass costs
+    few round trips while `x[0]` still costs one small one. `limit` caps the number of items
+    (and requests) overall.
+    """
+
+    #: Largest page the doubling may reach (None: every page is `per_page`).
+    max_page_size: int | None = None
+
+    def __init__(self, per_page: int, limit: int | None = None) -> None:
+        if per_page < 1:
+            raise ValueError(f"per_page must be at least 1, got {per_page}")
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        self.per_page = per_page
+        self.limit = limit
+        self._items: list[T] = []
+        self._cursor: str | None = None
+        self._more = limit != 0
+        self._total: int | None = None
+        self._fetches = 0
+
+    @abstractmethod
+    def _fetch(self, cursor: str | None, first: int, with_count: bool) -> Page[T]:
+        """Fetch `first` items after `cursor`; include the total when `with_count`."""
+
+    def _next_page_size(self) -> int:
+        if self.max_page_size is None or self.per_page >= self.max_page_size:
+            return self.per_page
+        return min(self.per_page << min(self._fetches, 20), self.max_page_size)
+
+    def _load_next(self) -> None:
+        first = self._next_page_size()
+        self._fetches += 1
+        if self.limit is not None:
+            first = min(first, self.limit - len(self._items))
+            if first <= 0:
+                self._more = False
+                return
+        page = self._fetch(self._cursor, first, self._total is None)
+        self._items.extend(page.items)
+        if page.total is not None:
+            self._total = page.total
+        self._cursor = page.end_cursor
+        self._more = page.has_next and bool(page.items) and page.end_cursor is not None
+        if self.limit is not None and len(self._items) >= self.limit:
+            del self._items[self.limit :]
+            self._more = False
+
+    def _load_all(self) -> None:
+        while self._more:
+            self._load_next()
+
+    @property
+    def loaded(self) -> int:
+        """How many items have been fetched so far."""
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[T]:
+        i = 0
+        while True:
+            while i < len(self._items):
+                yield self._items[i]
+                i += 1
+            if not self._more:
+                return
+            self._load_next()
+
+    def __len__(self) -> int:
+        if self._total is None and self._more:
+            self._load_next()
+        if self._total is None:
+            self._load_all()
+            return len(self._items)
+        return self._total if self.limit is None else min(self._total, self.limit)
+
+    def __bool__(self) -> bool:
+        if not self._items and self._more:
+            self._load_next()
+        return bool(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        if isinstance(index, slice):
+            start, stop = index.start, index.stop
+            if any(x is not None and x < 0 for x in (start, stop)) or stop is None:
+                self._load_all()
+            else:
+                while self._more and len(self._items) < stop:
+                    self._load_next()
+            return self._items[index]
+        if index < 0:
+            self._load_all()
+        else:
+            while self._more and len(self._items) <= index:
+                self._load_next()
+        return self._items[index]

@@ -1,0 +1,14 @@
+"""liberry's notebook widgets (anywidget), public as `liberry.widgets`.
+
+    import liberry
+    display(liberry.widgets.Runs("entity/project"))
+
+Each widget is one module here and one folder under `js/`; they share the request channel
+(`_rpc.py` / `js/rpc.ts`) and the base widget (`_base.py`).
+"""
+
+from __future__ import annotations
+
+from .runs import Runs
+
+__all__ = ["Runs"]
