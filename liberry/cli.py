@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -16,12 +17,23 @@ DEFAULT_DEMO_DIR = Path("~/.liberry/demo")
 
 
 def _server_args(p: argparse.ArgumentParser, default_dir: Path, default_port: int) -> None:
-    p.add_argument("--data-dir", type=Path, default=default_dir,
-                   help=f"database and files live here (default: {default_dir})")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=default_dir,
+        help=f"database and files live here (default: {default_dir})",
+    )
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=default_port, help=f"TCP port (default: {default_port})")
-    p.add_argument("--heartbeat-timeout", type=float, default=300.0, metavar="SECONDS",
-                   help="mark a running run crashed after this long without a heartbeat")
+    p.add_argument(
+        "--port", type=int, default=default_port, help=f"TCP port (default: {default_port})"
+    )
+    p.add_argument(
+        "--heartbeat-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="mark a running run crashed after this long without a heartbeat",
+    )
 
 
 def cmd_server(args: argparse.Namespace) -> int:
@@ -36,7 +48,9 @@ def cmd_server(args: argparse.Namespace) -> int:
     url = f"http://{host}:{args.port}"
     print(f"liberry server on {url}  (data: {data.path})", flush=True)
     if data.created_key:
-        print(f"API key (shown once; also saved, mode 0600, in {data.path / 'api_key'}):", flush=True)
+        print(
+            f"API key (shown once; also saved, mode 0600, in {data.path / 'api_key'}):", flush=True
+        )
         print(f"  {data.api_key}", flush=True)
     else:
         print(f"API key: see {data.path / 'api_key'}", flush=True)
@@ -58,28 +72,40 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     notebook = Path(args.notebook).resolve()
     with start(
-        data_dir=args.data_dir, host=args.host, port=args.port,
+        data_dir=args.data_dir,
+        host=args.host,
+        port=args.port,
         heartbeat_timeout_s=args.heartbeat_timeout,
     ) as srv:
         demo.seed(srv.url, srv.api_key, runs=args.runs, progress=True)
         stop_live = threading.Event()
         threading.Thread(
-            target=demo.keep_running, args=(srv.url, srv.api_key, stop_live),
-            kwargs={"runs": args.runs}, daemon=True, name="liberry-demo-live",
+            target=demo.keep_running,
+            args=(srv.url, srv.api_key, stop_live),
+            kwargs={"runs": args.runs},
+            daemon=True,
+            name="liberry-demo-live",
         ).start()
         env = {**os.environ, "LIBERRY_BASE_URL": srv.url, "LIBERRY_API_KEY": srv.api_key}
         print(f"\nliberry server: {srv.url}  (data: {srv.data_dir})", flush=True)
-        print(f"demo project:   {demo.ENTITY}/{demo.PROJECT}  (liberry.Api().runs('{demo.ENTITY}/{demo.PROJECT}'))")
+        path = f"{demo.ENTITY}/{demo.PROJECT}"
+        print(f"demo project:   {path}  (liberry.Api().runs({path!r}))")
         if args.no_jupyter:
             print("Press Ctrl-C to stop.", flush=True)
             _wait_forever()
             stop_live.set()
             return 0
         if shutil.which("jupyter") is None:
-            print("JupyterLab is not installed: pip install 'liberry-widgets[notebook]'", file=sys.stderr)
+            print(
+                "JupyterLab is not installed: pip install 'liberry-widgets[notebook]'",
+                file=sys.stderr,
+            )
             return 1
         cmd = [
-            "jupyter", "lab", str(notebook.name), f"--ServerApp.root_dir={notebook.parent}",
+            "jupyter",
+            "lab",
+            str(notebook.name),
+            f"--ServerApp.root_dir={notebook.parent}",
             "--ServerApp.ip=127.0.0.1",
         ]
         if args.no_browser:
@@ -99,10 +125,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _wait_forever() -> None:
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,12 +140,17 @@ def main(argv: list[str] | None = None) -> int:
     p_demo = sub.add_parser("demo", help="a local server with demo data, opened in JupyterLab")
     _server_args(p_demo, DEFAULT_DEMO_DIR, 8787)
     p_demo.add_argument("--runs", type=int, default=240, help="demo runs to create (default 240)")
-    p_demo.add_argument("--no-browser", action="store_true",
-                        help="print the URLs instead of opening a browser")
-    p_demo.add_argument("--no-jupyter", action="store_true",
-                        help="only run the seeded server (no JupyterLab)")
-    p_demo.add_argument("--notebook", default=str(Path("notebooks/quickstart.ipynb")),
-                        help="notebook to open (default notebooks/quickstart.ipynb)")
+    p_demo.add_argument(
+        "--no-browser", action="store_true", help="print the URLs instead of opening a browser"
+    )
+    p_demo.add_argument(
+        "--no-jupyter", action="store_true", help="only run the seeded server (no JupyterLab)"
+    )
+    p_demo.add_argument(
+        "--notebook",
+        default=str(Path("notebooks/quickstart.ipynb")),
+        help="notebook to open (default notebooks/quickstart.ipynb)",
+    )
     p_demo.set_defaults(func=cmd_demo)
 
     args = parser.parse_args(argv)

@@ -68,7 +68,11 @@ class DemoRun:
             progress = (step + 1) / self.steps
             speed = 4.0 * min(1.0, lr / 0.003) ** 0.5 + 0.5
             acc = self.quality * (1 - math.exp(-speed * progress * 3)) + rng.gauss(0, 0.01)
-            loss = 2.3 * math.exp(-speed * progress * 2.5) + (1 - self.quality) + abs(rng.gauss(0, 0.02))
+            loss = (
+                2.3 * math.exp(-speed * progress * 2.5)
+                + (1 - self.quality)
+                + abs(rng.gauss(0, 0.02))
+            )
             if self.final_state in ("failed", "crashed") and progress > 0.6:
                 loss *= 1 + (progress - 0.6) * 8  # diverging before it dies
             row: dict[str, Any] = {
@@ -121,20 +125,39 @@ def plan(runs: int = 240, steps: tuple[int, int] = (1000, 5000)) -> list[DemoRun
         quality = ARCHITECTURES[arch] * OPTIMIZERS[opt] - penalty + 0.01 * augment
         roll = rng.random()
         state = (
-            "finished" if roll < 0.72 else "failed" if roll < 0.82 else "crashed" if roll < 0.92
+            "finished"
+            if roll < 0.72
+            else "failed"
+            if roll < 0.82
+            else "crashed"
+            if roll < 0.92
             else "running"
         )
-        tags = sorted({t for t in (
-            "baseline" if i % 10 == 0 else "",
-            "augment" if augment else "",
-            "lr-sweep" if rng.random() < 0.4 else "",
-        ) if t})
-        out.append(DemoRun(
-            index=i, name=f"demo{i:04d}", config=config, tags=tags,
-            group=f"{arch}-{opt}", final_state=state, steps=rng.randint(*steps),
-            quality=min(0.97, quality), noise_seed=rng.randrange(1 << 30),
-            display_name=f"{arch}-{opt}-lr{lr:g}",
-        ))
+        tags = sorted(
+            {
+                t
+                for t in (
+                    "baseline" if i % 10 == 0 else "",
+                    "augment" if augment else "",
+                    "lr-sweep" if rng.random() < 0.4 else "",
+                )
+                if t
+            }
+        )
+        out.append(
+            DemoRun(
+                index=i,
+                name=f"demo{i:04d}",
+                config=config,
+                tags=tags,
+                group=f"{arch}-{opt}",
+                final_state=state,
+                steps=rng.randint(*steps),
+                quality=min(0.97, quality),
+                noise_seed=rng.randrange(1 << 30),
+                display_name=f"{arch}-{opt}-lr{lr:g}",
+            )
+        )
     return out
 
 
@@ -153,8 +176,9 @@ class _Client:
         return s
 
     def gql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-        r = self.session.post(f"{self.base_url}/graphql", json={"query": query, "variables": variables},
-                              timeout=60)
+        r = self.session.post(
+            f"{self.base_url}/graphql", json={"query": query, "variables": variables}, timeout=60
+        )
         r.raise_for_status()
         body = r.json()
         if body.get("errors"):
@@ -162,8 +186,9 @@ class _Client:
         return body["data"]
 
     def stream(self, run: str, payload: dict[str, Any]) -> None:
-        r = self.session.post(f"{self.base_url}/files/{ENTITY}/{PROJECT}/{run}/file_stream",
-                              json=payload, timeout=120)
+        r = self.session.post(
+            f"{self.base_url}/files/{ENTITY}/{PROJECT}/{run}/file_stream", json=payload, timeout=120
+        )
         r.raise_for_status()
 
 
@@ -172,32 +197,47 @@ def _wrap(config: dict[str, Any]) -> str:
 
 
 def _write_run(client: _Client, run: DemoRun) -> None:
-    client.gql(UPSERT_RUN, {
-        "name": run.name, "project": PROJECT, "entity": ENTITY, "config": _wrap(run.config),
-        "tags": run.tags, "groupName": run.group, "jobType": "train",
-        "displayName": run.display_name, "host": "demo-gpu-01",
-        "notes": f"{run.config['architecture']} with {run.config['optimizer']}",
-    })
+    client.gql(
+        UPSERT_RUN,
+        {
+            "name": run.name,
+            "project": PROJECT,
+            "entity": ENTITY,
+            "config": _wrap(run.config),
+            "tags": run.tags,
+            "groupName": run.group,
+            "jobType": "train",
+            "displayName": run.display_name,
+            "host": "demo-gpu-01",
+            "notes": f"{run.config['architecture']} with {run.config['optimizer']}",
+        },
+    )
     upto = run.steps if run.final_state == "finished" else int(run.steps * 0.75)
     for start in range(0, upto, CHUNK_ROWS):
         stop = min(upto, start + CHUNK_ROWS)
         lines = [orjson.dumps(r).decode() for r in run.rows(start, stop)]
-        payload: dict[str, Any] = {"files": {
-            "wandb-history.jsonl": {"offset": start, "content": lines},
-            "output.log": {"offset": start // CHUNK_ROWS,
-                           "content": [f"step {stop}: loss {json.loads(lines[-1])['loss']}"]},
-        }}
+        payload: dict[str, Any] = {
+            "files": {
+                "wandb-history.jsonl": {"offset": start, "content": lines},
+                "output.log": {
+                    "offset": start // CHUNK_ROWS,
+                    "content": [f"step {stop}: loss {json.loads(lines[-1])['loss']}"],
+                },
+            }
+        }
         if stop == upto:
             payload["files"]["wandb-summary.json"] = {
-                "offset": 0, "content": [json.dumps(run.summary(upto))]
+                "offset": 0,
+                "content": [json.dumps(run.summary(upto))],
             }
             if run.final_state in ("finished", "failed"):
                 payload["complete"] = True
                 payload["exitcode"] = 0 if run.final_state == "finished" else 1
         client.stream(run.name, payload)
     if run.final_state == "crashed":
-        client.gql(UPSERT_RUN, {"name": run.name, "project": PROJECT, "entity": ENTITY,
-                                "state": "crashed"})
+        client.gql(
+            UPSERT_RUN, {"name": run.name, "project": PROJECT, "entity": ENTITY, "state": "crashed"}
+        )
 
 
 def seed(
@@ -215,9 +255,10 @@ def seed(
     if existing and existing["runCount"]:
         return 0
     planned = plan(runs, steps)
-    with ThreadPoolExecutor(max_workers=workers) as pool, tqdm(
-        total=len(planned), desc="seeding demo runs", unit="run", disable=not progress
-    ) as bar:
+    with (
+        ThreadPoolExecutor(max_workers=workers) as pool,
+        tqdm(total=len(planned), desc="seeding demo runs", unit="run", disable=not progress) as bar,
+    ):
         for _ in pool.map(lambda r: _write_run(client, r), planned):
             bar.update()
     return len(planned)
@@ -246,10 +287,15 @@ def keep_running(
             start = position[run.name]
             stop_at = min(run.steps, start + steps_per_tick)
             lines = [orjson.dumps(r).decode() for r in run.rows(start, stop_at)]
-            payload: dict[str, Any] = {"files": {
-                "wandb-history.jsonl": {"offset": start, "content": lines},
-                "wandb-summary.json": {"offset": 0, "content": [json.dumps(run.summary(stop_at))]},
-            }}
+            payload: dict[str, Any] = {
+                "files": {
+                    "wandb-history.jsonl": {"offset": start, "content": lines},
+                    "wandb-summary.json": {
+                        "offset": 0,
+                        "content": [json.dumps(run.summary(stop_at))],
+                    },
+                }
+            }
             if stop_at >= run.steps:
                 payload.update(complete=True, exitcode=0)
                 live.remove(run)

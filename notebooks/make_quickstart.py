@@ -13,10 +13,11 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 CELLS = [
     new_markdown_cell(
         "# liberry quickstart\n\n"
-        "`liberry demo` started a local, W&B-compatible server filled with an image-classification "
-        "project, and set `LIBERRY_BASE_URL` / `LIBERRY_API_KEY` for this kernel, so `liberry.Api()` "
-        "needs no arguments (and no key is ever written into this notebook). Point the same code at "
-        "W&B's cloud or any W&B-compatible server with `WANDB_BASE_URL` / `WANDB_API_KEY`."
+        "`liberry demo` started a local, W&B-compatible server filled with an "
+        "image-classification project, and set `LIBERRY_BASE_URL` / `LIBERRY_API_KEY` for this "
+        "kernel, so `liberry.Api()` needs no arguments (and no key is ever written into this "
+        "notebook). Point the same code at W&B's cloud or any W&B-compatible server with "
+        "`WANDB_BASE_URL` / `WANDB_API_KEY`."
     ),
     new_code_cell("import liberry\n\napi = liberry.Api()\napi"),
     new_markdown_cell(
@@ -24,33 +25,32 @@ CELLS = [
         "(try `lr>=0.01 optimizer:adam state:finished`), pick columns, click a row for details, "
         "and tick a few runs: the selection is readable from Python below."
     ),
-    new_code_cell(
-        'table = liberry.widgets.Runs("demo/image-classification")\n'
-        "display(table)"
-    ),
+    new_code_cell('table = liberry.widgets.Runs("demo/image-classification")\ndisplay(table)'),
     new_code_cell(
         "# The runs you ticked in the table above\n"
-        "[(run.name, run.config[\"optimizer\"], run.summary.get(\"accuracy\")) "
+        '[(run.name, run.config["optimizer"], run.summary.get("accuracy")) '
         "for run in table.selected_runs]"
     ),
     new_markdown_cell("## Plain Python: every run as a DataFrame, one query per page"),
     new_code_cell(
         'runs = api.runs("demo/image-classification")\n'
         "df = runs.to_pandas()\n"
-        "print(len(df), \"runs\")\n"
-        'df[["name", "state", "config.architecture", "config.optimizer", '
-        '"config.learning_rate", "summary.accuracy"]].head()'
+        'print(len(df), "runs")\n'
+        'columns = ["name", "state", "config.architecture", "config.optimizer",\n'
+        '           "config.learning_rate", "summary.accuracy"]\n'
+        "df[columns].head()"
     ),
     new_code_cell(
-        "(df[df.state == \"finished\"]\n"
-        " .groupby([\"config.architecture\", \"config.optimizer\"])[\"summary.accuracy\"]\n"
-        " .agg([\"count\", \"mean\", \"max\"])\n"
-        " .sort_values(\"max\", ascending=False))"
+        '(df[df.state == "finished"]\n'
+        ' .groupby(["config.architecture", "config.optimizer"])["summary.accuracy"]\n'
+        ' .agg(["count", "mean", "max"])\n'
+        ' .sort_values("max", ascending=False))'
     ),
     new_code_cell(
         "import altair as alt\n\n"
-        "alt.Chart(df[df.state == \"finished\"]).mark_circle(size=40).encode(\n"
-        '    x=alt.X("config.learning_rate:Q", scale=alt.Scale(type="log"), title="learning rate"),\n'
+        'alt.Chart(df[df.state == "finished"]).mark_circle(size=40).encode(\n'
+        '    x=alt.X("config.learning_rate:Q", scale=alt.Scale(type="log"),\n'
+        '            title="learning rate"),\n'
         '    y=alt.Y("summary.accuracy:Q", scale=alt.Scale(zero=False), title="final accuracy"),\n'
         '    color="config.architecture:N",\n'
         '    tooltip=["name", "config.optimizer", "config.batch_size"],\n'
@@ -60,7 +60,7 @@ CELLS = [
     new_code_cell(
         'best = api.runs("demo/image-classification", filters={"state": "finished"},\n'
         '                order="-summary_metrics.accuracy", per_page=1)[0]\n'
-        "history = best.history(samples=300, keys=[\"loss\", \"val_loss\"])\n"
+        'history = best.history(samples=300, keys=["loss", "val_loss"])\n'
         "best, history.tail()"
     ),
 ]
@@ -68,8 +68,11 @@ CELLS = [
 
 def build() -> nbformat.NotebookNode:
     nb = new_notebook(cells=CELLS)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     return nb
 

@@ -24,9 +24,22 @@ def test_demo_seeds_through_http(tmp_path: Path) -> None:
     port = _free_port()
     data = tmp_path / "demo"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "liberry.cli", "demo", "--no-jupyter", "--runs", "12",
-         "--data-dir", str(data), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "liberry.cli",
+            "demo",
+            "--no-jupyter",
+            "--runs",
+            "12",
+            "--data-dir",
+            str(data),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -46,7 +59,7 @@ def test_demo_seeds_through_http(tmp_path: Path) -> None:
             count = (got["project"] or {}).get("runCount")
         states = Wire(url, key).gql(
             '{ project(name: "image-classification", entityName: "demo") {'
-            ' runs(first: 50) { edges { node { state historyLineCount } } } } }'
+            " runs(first: 50) { edges { node { state historyLineCount } } } } }"
         )["project"]["runs"]["edges"]
         assert {e["node"]["state"] for e in states} <= {"finished", "failed", "crashed", "running"}
         assert all(e["node"]["historyLineCount"] > 0 for e in states)

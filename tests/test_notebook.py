@@ -22,8 +22,9 @@ def test_quickstart_notebook_executes(tmp_path: Path, monkeypatch: pytest.Monkey
         monkeypatch.setenv("LIBERRY_BASE_URL", srv.url)
         monkeypatch.setenv("LIBERRY_API_KEY", srv.api_key)
         nb = nbformat.read(NOTEBOOK, as_version=4)
-        NotebookClient(nb, timeout=120, kernel_name="python3",
-                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+        NotebookClient(
+            nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        ).execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     text = json.dumps([o for o in outputs])
@@ -36,8 +37,9 @@ def test_quickstart_notebook_executes(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_demo_plan_is_deterministic() -> None:
     a = demo.plan(30, (100, 200))
     b = demo.plan(30, (100, 200))
-    assert [(r.name, r.config, r.final_state, r.steps) for r in a] == \
-           [(r.name, r.config, r.final_state, r.steps) for r in b]
+    assert [(r.name, r.config, r.final_state, r.steps) for r in a] == [
+        (r.name, r.config, r.final_state, r.steps) for r in b
+    ]
     states = {r.final_state for r in demo.plan(240)}
     assert states == {"finished", "failed", "crashed", "running"}
     rows = list(a[0].rows(0, 200))

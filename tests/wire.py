@@ -29,10 +29,12 @@ class Wire:
         if api_key is not None:
             self.http.auth = ("api", api_key)
 
-    def post_graphql(self, query: str, variables: dict[str, Any] | None = None,
-                     **kw: Any) -> requests.Response:
-        return self.http.post(f"{self.url}/graphql",
-                              json={"query": query, "variables": variables or {}}, **kw)
+    def post_graphql(
+        self, query: str, variables: dict[str, Any] | None = None, **kw: Any
+    ) -> requests.Response:
+        return self.http.post(
+            f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, **kw
+        )
 
     def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """`data` of a successful request; fails the test on HTTP or GraphQL errors."""
@@ -50,9 +52,16 @@ class Wire:
         assert body.get("errors"), body
         return str(body["errors"][0]["message"])
 
-    def upsert(self, entity: str, project: str, name: str | None = None, *,
-               config: dict[str, Any] | None = None, summary: dict[str, Any] | None = None,
-               **fields: Any) -> dict[str, Any]:
+    def upsert(
+        self,
+        entity: str,
+        project: str,
+        name: str | None = None,
+        *,
+        config: dict[str, Any] | None = None,
+        summary: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
         variables = {"entity": entity, "project": project, "name": name, **fields}
         if config is not None:
             variables["config"] = json.dumps({k: {"value": v} for k, v in config.items()})
@@ -60,14 +69,27 @@ class Wire:
             variables["summaryMetrics"] = json.dumps(summary)
         return self.gql(UPSERT, variables)["upsertBucket"]
 
-    def file_stream(self, entity: str, project: str, run: str, body: Any,
-                    **kw: Any) -> requests.Response:
-        return self.http.post(f"{self.url}/files/{entity}/{project}/{run}/file_stream",
-                              json=body, **kw)
+    def file_stream(
+        self, entity: str, project: str, run: str, body: Any, **kw: Any
+    ) -> requests.Response:
+        return self.http.post(
+            f"{self.url}/files/{entity}/{project}/{run}/file_stream", json=body, **kw
+        )
 
-    def log_history(self, entity: str, project: str, run: str, rows: list[dict[str, Any]],
-                    offset: int = 0, **extra: Any) -> None:
-        body = {"files": {"wandb-history.jsonl": {
-            "offset": offset, "content": [json.dumps(r) for r in rows]}}, **extra}
+    def log_history(
+        self,
+        entity: str,
+        project: str,
+        run: str,
+        rows: list[dict[str, Any]],
+        offset: int = 0,
+        **extra: Any,
+    ) -> None:
+        body = {
+            "files": {
+                "wandb-history.jsonl": {"offset": offset, "content": [json.dumps(r) for r in rows]}
+            },
+            **extra,
+        }
         r = self.file_stream(entity, project, run, body)
         assert r.status_code == 200, r.text

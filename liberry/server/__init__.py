@@ -30,14 +30,25 @@ class ServerHandle:
     """A server running in a background thread of this process."""
 
     def __init__(
-        self, data_dir: DataDir, host: str, port: int, *, temporary: bool,
-        heartbeat_timeout_s: float, log_level: str,
+        self,
+        data_dir: DataDir,
+        host: str,
+        port: int,
+        *,
+        temporary: bool,
+        heartbeat_timeout_s: float,
+        log_level: str,
     ) -> None:
         self.data = data_dir
         self._temporary = temporary
         app = create_app(data_dir.store, data_dir.blobs, heartbeat_timeout_s=heartbeat_timeout_s)
         config = uvicorn.Config(
-            app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on",
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=False,
+            lifespan="on",
             timeout_keep_alive=30,
         )
         self._server = uvicorn.Server(config)
@@ -87,7 +98,9 @@ class ServerHandle:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()
@@ -117,8 +130,12 @@ def start(
     path = Path(tempfile.mkdtemp(prefix="liberry-")) if data_dir is None else Path(data_dir)
     logging.getLogger("liberry").setLevel(log_level.upper())
     handle = ServerHandle(
-        DataDir.open(path), host, port, temporary=temporary,
-        heartbeat_timeout_s=heartbeat_timeout_s, log_level=log_level,
+        DataDir.open(path),
+        host,
+        port,
+        temporary=temporary,
+        heartbeat_timeout_s=heartbeat_timeout_s,
+        log_level=log_level,
     )
     handle._start()
     return handle

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -39,7 +38,9 @@ MAX_UPLOAD = 5 * 1024 * 1024 * 1024
 
 
 def _error(status: int, message: str, **headers: str) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message}], "error": message}, status, headers=headers)
+    return JSONResponse(
+        {"errors": [{"message": message}], "error": message}, status, headers=headers
+    )
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -103,7 +104,9 @@ def create_app(store: Store, blobs: Blobs, *, heartbeat_timeout_s: float = 300.0
 
     def _check_signature(request: Request, method: str) -> Response | None:
         problem = blobs.verify(
-            method, request.url.path, request.query_params.get("exp"),
+            method,
+            request.url.path,
+            request.query_params.get("exp"),
             request.query_params.get("sig"),
         )
         return _error(403, problem) if problem else None
@@ -128,7 +131,9 @@ def create_app(store: Store, blobs: Blobs, *, heartbeat_timeout_s: float = 300.0
         if denied:
             return denied
         try:
-            path = blobs.run_file_path(int(request.path_params["run_pk"]), request.path_params["name"])
+            path = blobs.run_file_path(
+                int(request.path_params["run_pk"]), request.path_params["name"]
+            )
         except StoreError as exc:
             return _error(400, str(exc))
         if not path.is_file():
@@ -140,16 +145,19 @@ def create_app(store: Store, blobs: Blobs, *, heartbeat_timeout_s: float = 300.0
         return JSONResponse({"status": "ok", "version": __version__})
 
     async def index(request: Request) -> Response:
+        base = str(request.base_url).rstrip("/")
         return PlainTextResponse(
             f"liberry server {__version__}: a W&B-compatible tracking server.\n"
-            f"GraphQL at {request.base_url}graphql; set WANDB_BASE_URL={str(request.base_url).rstrip('/')}\n"
+            f"GraphQL at {base}/graphql; log to it with WANDB_BASE_URL={base}\n"
         )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = threading.Event()
         watcher = threading.Thread(
-            target=_crash_watcher, args=(store, heartbeat_timeout_s, stop), daemon=True,
+            target=_crash_watcher,
+            args=(store, heartbeat_timeout_s, stop),
+            daemon=True,
             name="liberry-crash-watcher",
         )
         watcher.start()
@@ -194,7 +202,9 @@ def _crash_watcher(store: Store, timeout_s: float, stop: threading.Event) -> Non
             with store.write() as conn:
                 count = runs.mark_crashed(conn, cutoff)
             if count:
-                log.info("marked %d run(s) crashed after %.0f s without heartbeat", count, timeout_s)
+                log.info(
+                    "marked %d run(s) crashed after %.0f s without heartbeat", count, timeout_s
+                )
         except Exception:  # keep watching: a locked DB now is fine a moment later
             log.exception("crash watcher failed")
             time.sleep(interval)

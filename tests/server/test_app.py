@@ -32,8 +32,12 @@ def test_wrong_key_is_401(server: ServerHandle) -> None:
 
 def test_malformed_authorization_header(server: ServerHandle) -> None:
     for header in ("Basic !!!notbase64", "Digest abc", "Basic " + "YXBp"):  # "api" without ':'
-        r = requests.post(f"{server.url}/graphql", json={"query": "{viewer{id}}"},
-                          headers={"Authorization": header}, timeout=10)
+        r = requests.post(
+            f"{server.url}/graphql",
+            json={"query": "{viewer{id}}"},
+            headers={"Authorization": header},
+            timeout=10,
+        )
         assert r.status_code == 401, header
         assert r.json()["errors"][0]["message"]
 
@@ -59,11 +63,13 @@ def test_malformed_graphql_bodies(server: ServerHandle) -> None:
     r = w.http.post(f"{server.url}/graphql", json=["query"], timeout=10)
     assert r.status_code == 400
     assert '"query"' in r.json()["errors"][0]["message"]
-    r = w.http.post(f"{server.url}/graphql", json={"query": "{viewer{id}}", "variables": [1]},
-                    timeout=10)
+    r = w.http.post(
+        f"{server.url}/graphql", json={"query": "{viewer{id}}", "variables": [1]}, timeout=10
+    )
     assert r.status_code == 400
-    r = w.http.post(f"{server.url}/graphql", data=b"xx",
-                    headers={"Content-Encoding": "gzip"}, timeout=10)
+    r = w.http.post(
+        f"{server.url}/graphql", data=b"xx", headers={"Content-Encoding": "gzip"}, timeout=10
+    )
     assert r.status_code == 400
     assert "gzip" in r.json()["errors"][0]["message"]
 
@@ -78,9 +84,12 @@ def test_graphql_syntax_and_unknown_fields_are_200_errors(server: ServerHandle) 
 def test_gzip_request_body_is_accepted(server: ServerHandle) -> None:
     w = Wire(server.url, server.api_key)
     body = gzip.compress(json.dumps({"query": "{ viewer { username } }"}).encode())
-    r = w.http.post(f"{server.url}/graphql", data=body,
-                    headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
-                    timeout=10)
+    r = w.http.post(
+        f"{server.url}/graphql",
+        data=body,
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+        timeout=10,
+    )
     assert r.status_code == 200
     assert r.json()["data"]["viewer"]["username"] == "admin"
 
@@ -94,5 +103,7 @@ def test_undeclared_variables_and_trailing_commas_are_accepted(server: ServerHan
 
 def test_server_features_and_unknown_project(server: ServerHandle) -> None:
     w = Wire(server.url, server.api_key)
-    assert isinstance(w.gql("{ serverInfo { features { name isEnabled } } }")["serverInfo"]["features"], list)
+    assert isinstance(
+        w.gql("{ serverInfo { features { name isEnabled } } }")["serverInfo"]["features"], list
+    )
     assert w.gql('{ project(name: "nope", entityName: "admin") { id } }')["project"] is None

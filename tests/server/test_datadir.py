@@ -48,8 +48,18 @@ def _free_port() -> int:
 def test_cli_server_prints_key_once_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     port = _free_port()
     data = tmp_path / "srv"
-    cmd = [sys.executable, "-m", "liberry.cli", "server", "--data-dir", str(data),
-           "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "liberry.cli",
+        "server",
+        "--data-dir",
+        str(data),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         url = f"http://127.0.0.1:{port}"

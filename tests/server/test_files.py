@@ -8,8 +8,10 @@ from liberry.server import ServerHandle
 from tests.wire import Wire
 
 CREATE = """
-mutation CreateRunFiles($entity: String!, $project: String!, $run: String!, $files: [String!]!) {
-  createRunFiles(input: {entityName: $entity, projectName: $project, runName: $run, files: $files}) {
+mutation CreateRunFiles($entity: String!, $project: String!, $run: String!,
+                        $files: [String!]!) {
+  createRunFiles(input: {entityName: $entity, projectName: $project, runName: $run,
+                         files: $files}) {
     runID uploadHeaders files { name uploadUrl }
   }
 }
@@ -31,16 +33,22 @@ def test_upload_list_download_round_trip(server: ServerHandle, project_name: str
     w = Wire(server.url, server.api_key)
     w.upsert("admin", project_name, "r")
     names = ["config.yaml", "media/images/a.png", "notes.txt"]
-    created = w.gql(CREATE, {"entity": "admin", "project": project_name, "run": "r", "files": names})
+    created = w.gql(
+        CREATE, {"entity": "admin", "project": project_name, "run": "r", "files": names}
+    )
     assert created["createRunFiles"]["uploadHeaders"] == []
     for f in created["createRunFiles"]["files"]:
         # W&B's client sends no credentials with these PUTs.
-        assert requests.put(f["uploadUrl"], data=f["name"].encode() * 3, timeout=10).status_code == 200
+        assert (
+            requests.put(f["uploadUrl"], data=f["name"].encode() * 3, timeout=10).status_code == 200
+        )
     run = w.gql(FILES, {"p": project_name, "n": "r", "first": 2})["project"]["run"]
     assert run["fileCount"] == 3
     assert run["files"]["pageInfo"]["hasNextPage"] is True
-    rest = w.gql(FILES, {"p": project_name, "n": "r", "first": 2,
-                         "after": run["files"]["pageInfo"]["endCursor"]})["project"]["run"]
+    rest = w.gql(
+        FILES,
+        {"p": project_name, "n": "r", "first": 2, "after": run["files"]["pageInfo"]["endCursor"]},
+    )["project"]["run"]
     listed = run["files"]["edges"] + rest["files"]["edges"]
     assert sorted(e["node"]["name"] for e in listed) == sorted(names)
     for e in listed:
@@ -55,8 +63,9 @@ def test_upload_list_download_round_trip(server: ServerHandle, project_name: str
 def test_tampered_or_unsigned_urls_are_refused(server: ServerHandle, project_name: str) -> None:
     w = Wire(server.url, server.api_key)
     w.upsert("admin", project_name, "r")
-    url = w.gql(CREATE, {"entity": "admin", "project": project_name, "run": "r",
-                         "files": ["a.txt"]})["createRunFiles"]["files"][0]["uploadUrl"]
+    url = w.gql(
+        CREATE, {"entity": "admin", "project": project_name, "run": "r", "files": ["a.txt"]}
+    )["createRunFiles"]["files"][0]["uploadUrl"]
     assert requests.put(url.replace("a.txt", "b.txt"), data=b"x", timeout=10).status_code == 403
     assert requests.put(url.split("?")[0], data=b"x", timeout=10).status_code == 403
     assert requests.get(url, timeout=10).status_code == 403  # a PUT URL does not grant GET
@@ -66,13 +75,15 @@ def test_unsafe_file_names_are_rejected(server: ServerHandle, project_name: str)
     w = Wire(server.url, server.api_key)
     w.upsert("admin", project_name, "r")
     for bad in ("../escape.txt", "/abs.txt", "a//b", "a\\b"):
-        msg = w.gql_error(CREATE, {"entity": "admin", "project": project_name, "run": "r",
-                                   "files": [bad]})
+        msg = w.gql_error(
+            CREATE, {"entity": "admin", "project": project_name, "run": "r", "files": [bad]}
+        )
         assert "invalid file name" in msg
 
 
 def test_create_run_files_for_unknown_run(server: ServerHandle, project_name: str) -> None:
     w = Wire(server.url, server.api_key)
-    msg = w.gql_error(CREATE, {"entity": "admin", "project": project_name, "run": "ghost",
-                               "files": ["a"]})
+    msg = w.gql_error(
+        CREATE, {"entity": "admin", "project": project_name, "run": "ghost", "files": ["a"]}
+    )
     assert "not found" in msg

@@ -21,7 +21,9 @@ def _run(w: Wire, project: str, name: str) -> dict:
     return w.gql(RUN_QUERY, {"e": "admin", "p": project, "n": name})["project"]["run"]
 
 
-def test_retried_chunk_overwrites_instead_of_duplicating(server: ServerHandle, project_name: str) -> None:
+def test_retried_chunk_overwrites_instead_of_duplicating(
+    server: ServerHandle, project_name: str
+) -> None:
     w = Wire(server.url, server.api_key)
     w.upsert("admin", project_name, "r1")
     rows = [{"_step": i, "loss": 1.0 / (i + 1)} for i in range(10)]
@@ -43,13 +45,24 @@ def test_summary_replaces_and_complete_sets_state(server: ServerHandle, project_
     w.upsert("admin", project_name, "bad")
     for name, code in (("ok", 0), ("bad", 3)):
         for summary in ({"a": 1, "b": 2}, {"a": 5}):
-            r = w.file_stream("admin", project_name, name, {"files": {
-                "wandb-summary.json": {"offset": 0, "content": [json.dumps(summary)]}}})
+            r = w.file_stream(
+                "admin",
+                project_name,
+                name,
+                {"files": {"wandb-summary.json": {"offset": 0, "content": [json.dumps(summary)]}}},
+            )
             assert r.status_code == 200
         assert _run(w, project_name, name)["state"] == "running"
-        r = w.file_stream("admin", project_name, name, {
-            "files": {"output.log": {"offset": 0, "content": ["hello", "world"]}},
-            "complete": True, "exitcode": code})
+        r = w.file_stream(
+            "admin",
+            project_name,
+            name,
+            {
+                "files": {"output.log": {"offset": 0, "content": ["hello", "world"]}},
+                "complete": True,
+                "exitcode": code,
+            },
+        )
         assert r.status_code == 200 and r.json() == {"exitcode": None, "limits": {}}
         run = _run(w, project_name, name)
         assert json.loads(run["summaryMetrics"]) == {"a": 5}
@@ -69,7 +82,10 @@ def test_bad_chunks_are_400_and_write_nothing(server: ServerHandle, project_name
         ({"files": {"wandb-history.jsonl": {"offset": "0", "content": [good]}}}, "offset"),
         ({"files": {"wandb-history.jsonl": {"offset": 0, "content": "x"}}}, "content"),
         ({"files": {"wandb-history.jsonl": {"offset": 0, "content": [good, "{oops"]}}}, "line 1"),
-        ({"files": {"wandb-history.jsonl": {"offset": 0, "content": [good, "[1]"]}}}, "JSON object"),
+        (
+            {"files": {"wandb-history.jsonl": {"offset": 0, "content": [good, "[1]"]}}},
+            "JSON object",
+        ),
         ({"files": {"wandb-summary.json": {"offset": 0, "content": ["nope"]}}}, "wandb-summary"),
         ({"files": {}, "exitcode": "1"}, "exitcode"),
         ({"files": {}, "complete": "yes"}, "complete"),
@@ -90,7 +106,9 @@ def test_unknown_run_is_404(server: ServerHandle, project_name: str) -> None:
     assert "upsertBucket" in r.json()["errors"][0]["message"]
 
 
-def test_live_chunk_after_crash_marks_running_again(server: ServerHandle, project_name: str) -> None:
+def test_live_chunk_after_crash_marks_running_again(
+    server: ServerHandle, project_name: str
+) -> None:
     w = Wire(server.url, server.api_key)
     w.upsert("admin", project_name, "r", state="crashed")
     assert _run(w, project_name, "r")["state"] == "crashed"

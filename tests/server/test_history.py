@@ -29,7 +29,7 @@ def _seed(w: Wire, project: str, n: int) -> list[dict]:
             row["val"] = i  # logged on fewer steps than loss
         rows.append(row)
     for start in range(0, n, 1000):
-        w.log_history("admin", project, "h", rows[start:start + 1000], offset=start)
+        w.log_history("admin", project, "h", rows[start : start + 1000], offset=start)
     return rows
 
 
@@ -46,7 +46,9 @@ def test_even_positions_keeps_ends_and_is_stable() -> None:
     assert even_positions(0, 5) == [] and even_positions(5, 0) == []
 
 
-def test_sampling_is_deterministic_and_keeps_first_and_last(server: ServerHandle, project_name: str) -> None:
+def test_sampling_is_deterministic_and_keeps_first_and_last(
+    server: ServerHandle, project_name: str
+) -> None:
     w = Wire(server.url, server.api_key)
     _seed(w, project_name, 5000)
     a = _query(w, project_name, samples=100)["history"]
@@ -95,9 +97,15 @@ def test_bad_specs_are_errors(server: ServerHandle, project_name: str) -> None:
     w = Wire(server.url, server.api_key)
     _seed(w, project_name, 5)
     base = {"e": "admin", "p": project_name, "n": "h"}
-    q = "query H($e: String!, $p: String!, $n: String!, $s: [JSONString!]!) { project(name: $p, entityName: $e) { run(name: $n) { sampledHistory(specs: $s) } } }"
+    q = (
+        "query H($e: String!, $p: String!, $n: String!, $s: [JSONString!]!) {"
+        " project(name: $p, entityName: $e) { run(name: $n) { sampledHistory(specs: $s) } } }"
+    )
     assert "not valid JSON" in w.gql_error(q, {**base, "s": ["{x"]})
     assert "keys" in w.gql_error(q, {**base, "s": ['{"samples": 3}']})
     assert "samples" in w.gql_error(q, {**base, "s": ['{"keys": ["a"], "samples": -1}']})
-    q2 = "query H($e: String!, $p: String!, $n: String!) { project(name: $p, entityName: $e) { run(name: $n) { history(samples: -5) } } }"
+    q2 = (
+        "query H($e: String!, $p: String!, $n: String!) {"
+        " project(name: $p, entityName: $e) { run(name: $n) { history(samples: -5) } } }"
+    )
     assert "samples" in w.gql_error(q2, base)

@@ -24,12 +24,27 @@ query Runs($e: String!, $p: String!, $cursor: String, $perPage: Int, $order: Str
 """
 
 
-def _all(w: Wire, project: str, per_page: int, order: str | None = None,
-         filters: dict | None = None, between_pages=None) -> list[str]:
+def _all(
+    w: Wire,
+    project: str,
+    per_page: int,
+    order: str | None = None,
+    filters: dict | None = None,
+    between_pages=None,
+) -> list[str]:
     names, cursor = [], None
     while True:
-        data = w.gql(PAGE, {"e": "admin", "p": project, "cursor": cursor, "perPage": per_page,
-                            "order": order, "filters": json.dumps(filters) if filters else None})
+        data = w.gql(
+            PAGE,
+            {
+                "e": "admin",
+                "p": project,
+                "cursor": cursor,
+                "perPage": per_page,
+                "order": order,
+                "filters": json.dumps(filters) if filters else None,
+            },
+        )
         conn = data["project"]["runs"]
         names += [e["node"]["name"] for e in conn["edges"]]
         if not conn["pageInfo"]["hasNextPage"]:
@@ -41,12 +56,23 @@ def _all(w: Wire, project: str, per_page: int, order: str | None = None,
 
 def test_upsert_creates_then_updates(server: ServerHandle, project_name: str) -> None:
     w = Wire(server.url, server.api_key)
-    first = w.upsert("admin", project_name, "r1", config={"lr": 0.1}, tags=["a", "b"],
-                     groupName="g", jobType="train", displayName="nice", notes="n")
+    first = w.upsert(
+        "admin",
+        project_name,
+        "r1",
+        config={"lr": 0.1},
+        tags=["a", "b"],
+        groupName="g",
+        jobType="train",
+        displayName="nice",
+        notes="n",
+    )
     assert first["inserted"] is True
     bucket = first["bucket"]
     assert bucket["name"] == "r1" and bucket["displayName"] == "nice"
-    assert bucket["project"]["name"] == project_name and bucket["project"]["entity"]["name"] == "admin"
+    assert (
+        bucket["project"]["name"] == project_name and bucket["project"]["entity"]["name"] == "admin"
+    )
     assert json.loads(bucket["config"]) == {"lr": {"value": 0.1}}
     again = w.upsert("admin", project_name, "r1", config={"lr": 0.2}, tags=["c"])
     assert again["inserted"] is False
@@ -67,23 +93,32 @@ def test_upsert_errors_roll_back(server: ServerHandle, project_name: str) -> Non
     w = Wire(server.url, server.api_key)
     from tests.wire import UPSERT
 
-    msg = w.gql_error(UPSERT, {"entity": "admin", "project": project_name, "name": "x",
-                               "config": "{bad json"})
+    msg = w.gql_error(
+        UPSERT, {"entity": "admin", "project": project_name, "name": "x", "config": "{bad json"}
+    )
     assert "config is not valid JSON" in msg
-    msg = w.gql_error(UPSERT, {"entity": "admin", "project": project_name, "name": "x",
-                               "config": "[1, 2]"})
+    msg = w.gql_error(
+        UPSERT, {"entity": "admin", "project": project_name, "name": "x", "config": "[1, 2]"}
+    )
     assert "config must be a JSON object" in msg
-    msg = w.gql_error(UPSERT, {"entity": "admin", "project": project_name, "name": "x",
-                               "state": "exploded"})
+    msg = w.gql_error(
+        UPSERT, {"entity": "admin", "project": project_name, "name": "x", "state": "exploded"}
+    )
     assert "unknown run state 'exploded'" in msg
-    assert "invalid run id" in w.gql_error(UPSERT, {"entity": "admin", "project": project_name,
-                                                   "name": "a/b"})
+    assert "invalid run id" in w.gql_error(
+        UPSERT, {"entity": "admin", "project": project_name, "name": "a/b"}
+    )
     assert "malformed run id" in w.gql_error(UPSERT, {"id": "zzz", "config": "{}"})
     # Nothing was half-written: not even the project the failed mutations named.
-    assert w.gql('{ project(name: "%s", entityName: "admin") { id } }' % project_name)["project"] is None
+    assert (
+        w.gql(f'{{ project(name: "{project_name}", entityName: "admin") {{ id }} }}')["project"]
+        is None
+    )
 
 
-def test_pagination_is_stable_under_concurrent_inserts(server: ServerHandle, project_name: str) -> None:
+def test_pagination_is_stable_under_concurrent_inserts(
+    server: ServerHandle, project_name: str
+) -> None:
     w = Wire(server.url, server.api_key)
     for i in range(60):
         w.upsert("admin", project_name, f"r{i:03d}", summary={"loss": (i * 37) % 11})
@@ -119,8 +154,13 @@ def test_delete_run(server: ServerHandle, project_name: str) -> None:
     w.log_history("admin", project_name, "gone", [{"_step": 0, "x": 1}])
     q = "mutation DeleteRun($id: ID!) { deleteRun(input: {id: $id}) { clientMutationId } }"
     w.gql(q, {"id": run_id, "deleteArtifacts": False})
-    assert w.gql('{ project(name: "%s", entityName: "admin") { run(name: "gone") { id } } }'
-                 % project_name)["project"]["run"] is None
+    assert (
+        w.gql(
+            f'{{ project(name: "{project_name}", entityName: "admin") '
+            '{ run(name: "gone") { id } } }'
+        )["project"]["run"]
+        is None
+    )
     assert "no run with that id" in w.gql_error(q, {"id": run_id})
 
 
@@ -152,6 +192,9 @@ def test_concurrent_writers_do_not_lose_rows(server: ServerHandle, project_name:
         t.start()
     for t in threads:
         t.join()
-    q = "query($p: String!, $n: String!) { project(name: $p, entityName: \"admin\") { run(name: $n) { historyLineCount } } }"
+    q = (
+        'query($p: String!, $n: String!) { project(name: $p, entityName: "admin") {'
+        " run(name: $n) { historyLineCount } } }"
+    )
     for n in names:
         assert w.gql(q, {"p": project_name, "n": n})["project"]["run"]["historyLineCount"] == 1000

@@ -20,9 +20,9 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     build_schema,
-    specified_rules,
     execute,
     parse,
+    specified_rules,
     validate,
 )
 
@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 # W&B's clients declare variables and fragments some operations never use; be lenient there.
 _RULES = [
-    rule for rule in specified_rules
+    rule
+    for rule in specified_rules
     if rule.__name__ not in ("NoUnusedVariablesRule", "NoUnusedFragmentsRule")
 ]
 

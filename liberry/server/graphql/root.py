@@ -32,8 +32,12 @@ class Query:
         }
 
     def models(
-        self, info: Info, entityName: str | None = None, after: str | None = None,
-        first: int | None = None, order: str | None = None,
+        self,
+        info: Info,
+        entityName: str | None = None,
+        after: str | None = None,
+        first: int | None = None,
+        order: str | None = None,
     ) -> Any:
         return project_connection(info, _entity_or_default(info, entityName), first, after)
 
@@ -51,8 +55,13 @@ class Query:
         row = accounts.entity_by_name(ctx_of(info).conn, name)
         return EntityObj(row) if row else None
 
-    def users(self, info: Info, query: str | None = None, first: int | None = None,
-              after: str | None = None) -> dict[str, Any]:
+    def users(
+        self,
+        info: Info,
+        query: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> dict[str, Any]:
         rows = accounts.search_users(ctx_of(info).conn, query, first or 50)
         return {
             "edges": [{"node": UserObj(r), "cursor": str(r["id"])} for r in rows],
@@ -111,8 +120,11 @@ class Mutation:
         if not name:
             raise StoreError("upsertModel needs a project `name`")
         row, inserted = projects.upsert_project(
-            ctx.conn, _entity_or_default(info, input.get("entityName")), name,
-            user_id=ctx.user["id"], description=input.get("description"),
+            ctx.conn,
+            _entity_or_default(info, input.get("entityName")),
+            name,
+            user_id=ctx.user["id"],
+            description=input.get("description"),
         )
         obj = ProjectObj(row)
         return {"project": obj, "model": obj, "inserted": inserted}
@@ -165,8 +177,11 @@ class Mutation:
 
         last = keys[-1]
         return {
-            "apiKey": {"id": encode_id("ApiKey", last["id"]), "name": key,
-                       "description": last["description"]},
+            "apiKey": {
+                "id": encode_id("ApiKey", last["id"]),
+                "name": key,
+                "description": last["description"],
+            },
             "key": key,
         }
 
