@@ -231,6 +231,9 @@ class Runs(LiberryWidget):
         }
 
     def _handle_page(self, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("fresh"):  # the view's Refresh: kept cursors predate new runs
+            with self._lock:
+                self._queries.clear()
         filters = _filters_param(params)
         order = str(params.get("order") or "-created_at")
         offset = max(0, _int(params.get("offset"), 0))

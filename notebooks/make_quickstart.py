@@ -48,6 +48,8 @@ CELLS = [
     ),
     new_code_cell(
         "import altair as alt\n\n"
+        "# JupyterLab, VS Code and Colab draw Vega-Lite 5 themselves: no CDN, works offline.\n"
+        'alt.renderers.enable("mimetype")\n\n'
         'alt.Chart(df[df.state == "finished"]).mark_circle(size=40).encode(\n'
         '    x=alt.X("config.learning_rate:Q", scale=alt.Scale(type="log"),\n'
         '            title="learning rate"),\n'

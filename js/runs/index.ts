@@ -81,13 +81,14 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
   let keys: ProjectKeys | null = null;
   let loadSeq = 0;
 
-  const pages = new PageCache<PageQuery, PageReply>((query, page, purpose) =>
-    rpc.request<PageReply>(
-      "page",
-      { ...query, offset: page.offset, limit: page.limit },
-      purpose === "load" ? { key: "page" } : { timeout: 60_000 },
-    ),
-  );
+  // Set by a refresh: the next page request tells the kernel to drop its kept paging
+  // cursors, which point into the listing as it was (a new run would shift every page).
+  let fresh = false;
+  const pages = new PageCache<PageQuery, PageReply>((query, page, purpose) => {
+    const params = { ...query, offset: page.offset, limit: page.limit, ...(fresh ? { fresh } : {}) };
+    fresh = false;
+    return rpc.request<PageReply>("page", params, purpose === "load" ? { key: "page" } : { timeout: 60_000 });
+  });
 
   // -- parts ------------------------------------------------------------------------------
 
@@ -405,6 +406,7 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
 
   function refresh(quiet = false): Promise<void> {
     pages.clear();
+    fresh = true;
     if (!quiet) void loadKeys();
     const id = detail.openId;
     if (id && !quiet) void detail.open(id);

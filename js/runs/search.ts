@@ -136,6 +136,7 @@ export class SearchBox {
       this.showState();
       return;
     }
+    this.markValid();
     this.setMessage("pending", "Counting…  ↵ to apply");
     const filter = result.filter;
     this.timer = setTimeout(() => {
@@ -152,9 +153,14 @@ export class SearchBox {
   }
 
   private showState(): void {
+    this.markValid();
+    this.setMessage("idle", "");
+  }
+
+  /** Text that parses again is no longer shown as wrong (it was, after a parse error). */
+  private markValid(): void {
     this.input.classList.remove("lb-invalid");
     this.input.removeAttribute("aria-invalid");
-    this.setMessage("idle", "");
   }
 
   private showError(text: string, message: string, start: number): void {

@@ -30,23 +30,30 @@ TOKEN = "liberry-e2e"
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 
-pytestmark = pytest.mark.browser
-
 if not os.path.exists(CHROMIUM):  # pragma: no cover - CI installs it
     pytest.exit(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test.sh does)", 2)
 
 
 @pytest.fixture(scope="session")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
+def liberry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
+    """The liberry server, still empty (`demo_server` fills it)."""
     with start(data_dir=tmp_path_factory.mktemp("browser-liberry")) as srv:
-        demo.seed(srv.url, srv.api_key, runs=120, steps=(60, 200))
         yield srv
+
+
+@pytest.fixture(scope="session")
+def demo_server(liberry_server: ServerHandle) -> ServerHandle:
+    """The server with `demo/image-classification`: 120 runs of 60 to 200 steps."""
+    demo.seed(liberry_server.url, liberry_server.api_key, runs=120, steps=(60, 200))
+    return liberry_server
 
 
 def _write_lab_settings(settings: Path) -> None:
     for rel, body in {
-        "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
-            {"fetchNews": "false", "checkForUpdates": False},
+        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+            "fetchNews": "false",
+            "checkForUpdates": False,
+        },
         "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     }.items():
         path = settings / rel
@@ -55,7 +62,15 @@ def _write_lab_settings(settings: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def lab(demo_server: ServerHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def lab(
+    liberry_server: ServerHandle,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Iterator[dict[str, Any]]:
+    """JupyterLab on 127.0.0.1 whose kernels reach the seeded server through the environment.
+
+    The demo data is seeded while JupyterLab boots (the two are independent).
+    """
     root = tmp_path_factory.mktemp("labroot")
     state = tmp_path_factory.mktemp("labstate")
     _write_lab_settings(state / "settings")
@@ -67,42 +82,67 @@ def lab(demo_server: ServerHandle, tmp_path_factory: pytest.TempPathFactory) -> 
         "JUPYTERLAB_WORKSPACES_DIR": str(state / "workspaces"),
         "IPYTHONDIR": str(state / "ipython"),
         # The notebook's `liberry.Api()` finds the server here; no key is in the notebook.
-        "LIBERRY_BASE_URL": demo_server.url,
-        "LIBERRY_API_KEY": demo_server.api_key,
+        "LIBERRY_BASE_URL": liberry_server.url,
+        "LIBERRY_API_KEY": liberry_server.api_key,
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        # Kernels import this checkout even without an editable install.
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     log = (state / "lab.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-         "--ServerApp.port=0", f"--IdentityProvider.token={TOKEN}",
-         f"--ServerApp.root_dir={root}", "--ServerApp.allow_root=True",
-         "--LabApp.news_url=None",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         "--LabApp.extension_manager=readonly", "--LabApp.expose_app_in_browser=True"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            "--ServerApp.port=0",
+            f"--IdentityProvider.token={TOKEN}",
+            f"--ServerApp.root_dir={root}",
+            "--ServerApp.allow_root=True",
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly",
+            "--LabApp.expose_app_in_browser=True",
+        ],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
-    base = None
-    deadline = time.monotonic() + 90
-    while base is None:
-        if proc.poll() is not None:
-            raise RuntimeError("jupyter lab exited:\n" + (state / "lab.log").read_text())
-        if time.monotonic() > deadline:
-            raise RuntimeError("jupyter lab did not start:\n" + (state / "lab.log").read_text())
-        info = state / "runtime" / f"jpserver-{proc.pid}.json"
-        if info.exists():
-            url = json.loads(info.read_text())["url"].rstrip("/")
-            try:
-                if requests.get(f"{url}/api/status", params={"token": TOKEN}, timeout=2).ok:
-                    base = url
-            except requests.ConnectionError:
-                pass
-        time.sleep(0.2)
+    try:
+        request.getfixturevalue("demo_server")  # seed while JupyterLab starts
+        base = None
+        deadline = time.monotonic() + 120
+        while base is None:
+            if proc.poll() is not None:
+                raise RuntimeError("jupyter lab exited:\n" + (state / "lab.log").read_text())
+            if time.monotonic() > deadline:
+                raise RuntimeError("jupyter lab did not start:\n" + (state / "lab.log").read_text())
+            info = state / "runtime" / f"jpserver-{proc.pid}.json"
+            if info.exists():
+                try:
+                    url = json.loads(info.read_text())["url"].rstrip("/")
+                    if requests.get(f"{url}/api/status", params={"token": TOKEN}, timeout=5).ok:
+                        base = url
+                except (ValueError, KeyError, requests.RequestException):
+                    pass  # the file is still being written, or the server is not listening yet
+            time.sleep(0.2)
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        log.close()
+        raise
     yield {"base": base, "root": root, "runtime": state / "runtime", "env": env}
     try:
-        requests.post(f"{base}/api/shutdown", headers={"Authorization": f"token {TOKEN}"}, timeout=10)
+        requests.post(
+            f"{base}/api/shutdown", headers={"Authorization": f"token {TOKEN}"}, timeout=10
+        )
         proc.wait(20)
     except (requests.RequestException, subprocess.TimeoutExpired):
         os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
     log.close()
 
 
@@ -112,40 +152,64 @@ def browser() -> Iterator[Any]:
 
     with sync_playwright() as p:
         b = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                  "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--disable-extensions"],
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-quic",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-extensions",
+            ],
         )
         yield b
         b.close()
 
 
 @pytest.fixture
-def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+def page(browser: Any) -> Iterator[Any]:
+    """A page in a fresh context; it records page errors and requests leaving 127.0.0.1, and
+    a failing test leaves a screenshot in test-artifacts/ (see pytest_runtest_makereport)."""
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     ctx.set_default_timeout(30_000)
     pg = ctx.new_page()
     errors: list[str] = []
     outside: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.on("request", lambda r: outside.append(r.url)
-          if not r.url.startswith(("http://127.0.0.1", "data:", "blob:", "about:")) else None)
-    pg.liberry_errors = errors  # type: ignore[attr-defined]
-    pg.liberry_outside = outside  # type: ignore[attr-defined]
+    pg.on(
+        "request",
+        lambda r: (
+            outside.append(r.url)
+            if not r.url.startswith(("http://127.0.0.1", "data:", "blob:", "about:"))
+            else None
+        ),
+    )
+    pg.liberry_errors = errors
+    pg.liberry_outside = outside
     yield pg
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     ctx.close()
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
+    """Screenshot a failing test's page at once, while its kernel is still connected."""
     outcome = yield
     rep = outcome.get_result()  # type: ignore[attr-defined]
-    setattr(item, f"rep_{rep.when}", rep)
+    pg = getattr(item, "funcargs", {}).get("page")
+    if rep.when == "call" and rep.failed and pg is not None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / f"{item.name}.png"
+        try:
+            pg.evaluate("document.querySelector('[data-testid=liberry-runs]')?.scrollIntoView()")
+            pg.screenshot(path=str(shot), full_page=True, timeout=15_000)
+            rep.sections.append(("screenshot", str(shot)))
+        except Exception as exc:  # a screenshot must never hide the real failure
+            rep.sections.append(("screenshot", f"failed: {exc}"))
 
 
 @pytest.fixture
@@ -169,7 +233,8 @@ def open_and_run(page: Any, lab: dict[str, Any], name: str) -> None:
             if (!w?.context || w.context.path !== name) return false;
             const k = w.sessionContext?.session?.kernel;
             return !!k && k.connectionStatus === 'connected' && k.status === 'idle'; }""",
-        arg=name, timeout=60_000,
+        arg=name,
+        timeout=60_000,
     )
     result = page.evaluate(
         """(ms) => Promise.race([
@@ -212,7 +277,9 @@ def kernel_eval(lab: dict[str, Any], name: str, expr: str) -> Any:
 
         reply = client.execute_interactive(
             f"import json as _j; print(_j.dumps({expr}, default=str))",
-            store_history=False, output_hook=hook, timeout=90,
+            store_history=False,
+            output_hook=hook,
+            timeout=90,
         )
         if errors or reply["content"].get("status") != "ok":
             raise AssertionError(f"kernel error evaluating {expr!r}:\n" + "\n".join(errors))
