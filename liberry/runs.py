@@ -672,10 +672,19 @@ class Runs(Paginator[Run]):
         found, cursor = self._cursor_at(offset)
         if not found:
             return []
+        known_total = self._total
         conn = self._query(queries.RUNS_TABLE, cursor, size, True)
-        self._record_cursor(offset, conn)
         if conn.total is not None:
             self._total = conn.total
+            if known_total is not None and conn.total != known_total and offset > 0:
+                # Runs were added or removed: the saved offset -> cursor map is stale, so
+                # this page would start at the wrong run. Find the offset again.
+                self._cursors = {0: None}
+                found, cursor = self._cursor_at(offset)
+                if not found:
+                    return []
+                conn = self._query(queries.RUNS_TABLE, cursor, size, True)
+        self._record_cursor(offset, conn)
         return [Run(self._api, self.entity, self.project, n["name"], n) for n in conn.nodes]
 
     # -- exports -------------------------------------------------------------------------------

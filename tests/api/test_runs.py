@@ -409,3 +409,16 @@ def test_update_sends_only_what_changed(api: liberry.Api, project_name: str) -> 
     run.summary["loss"] = 0.1
     run.update()
     assert json.loads(sent[-1]["variables"]["summaryMetrics"]) == {"loss": 0.1}
+
+
+def test_page_after_new_runs_starts_at_the_right_run(
+    api: liberry.Api, server: ServerHandle, seeder: Seeder
+) -> None:
+    name = unique("page-fresh")
+    for i in range(10):
+        seeder.write(RunSpec(name, run_id=f"a{i}"))
+    runs = api.runs(f"admin/{name}", per_page=4)
+    assert [r.id for r in runs.page(4)] == ["a5", "a4", "a3", "a2"]
+    seeder.write(RunSpec(name, run_id="new"))  # newest first: everything shifts by one
+    assert [r.id for r in runs.page(4)] == ["a6", "a5", "a4", "a3"]
+    assert len(runs) == 11
