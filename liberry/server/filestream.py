@@ -17,6 +17,7 @@ from .store import history, projects, runs
 from .store import tables as t
 from .store.errors import NotFound, StoreError
 from .store.util import now_iso
+from .store.values import index_run_values
 
 MAX_LINES_PER_CHUNK = 1_000_000
 
@@ -77,6 +78,7 @@ def apply_chunk(store: Store, entity: str, project: str, run_name: str, body: An
                 if not isinstance(summary, dict):
                     raise StoreError(f"{name} must be a JSON object")
                 values["summary"] = lines[-1]
+                index_run_values(conn, run["id"], run["project_id"], summary=lines[-1])
             else:
                 end = history.write_stream(conn, run["id"], name, offset, lines)
                 if name == history.OUTPUT_FILE:

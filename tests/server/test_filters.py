@@ -29,6 +29,7 @@ from liberry.server.store.filters import (
     install_sqlite_functions,
     parse_filters,
 )
+from liberry.server.store.values import index_run_values
 
 # --------------------------------------------------------------------------- database
 
@@ -92,16 +93,22 @@ class RunsDB:
         self.insert(runs, replace=True)
 
     def insert(self, runs: Sequence[dict[str, Any]], *, replace: bool = False) -> None:
-        """Insert runs (after deleting all, if `replace`); each one's key goes to run["id"]."""
+        """Insert runs (after deleting all, if `replace`); each one's key goes to run["id"].
+
+        Config and summary keys go to `run_values` through the store's writer."""
         with self.engine.begin() as conn:
             if replace:
+                conn.execute(t.run_values.delete())
                 conn.execute(t.runs.delete())
             for run in runs:
-                key = conn.execute(t.runs.insert().values(**self.row(run))).inserted_primary_key
+                row = self.row(run)
+                key = conn.execute(t.runs.insert().values(**row)).inserted_primary_key
                 assert key is not None
                 run["id"] = key[0]
+                index_run_values(conn, key[0], 1, config=row["config"], summary=row["summary"])
 
     def names(self, condition: ColumnElement[bool]) -> set[str]:
+        """Names of the runs matching `condition`."""
         with self.engine.connect() as conn:
             stmt = select(t.runs.c.name).where(t.runs.c.project_id == 1, condition)
             return {row[0] for row in conn.execute(stmt)}
@@ -496,6 +503,7 @@ def test_sql_matches_python(
     for filt in filts:
         want = {run["name"] for run in runs if matches(run, filt)}
         assert db.names(compile_filters(filt)) == want, filt
+        assert db.names(compile_filters(filt, side_table=False)) == want, filt
     # The GraphQL argument arrives as JSON text.
     want = {run["name"] for run in runs if matches(run, filts[0])}
     assert db.names(compile_filters(parse_filters(json.dumps(filts[0])))) == want
@@ -555,6 +563,7 @@ def wide_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunsDB]:
 def test_sql_matches_python_on_many_runs(wide_db: RunsDB, filt: dict[str, Any]) -> None:
     want = {run["name"] for run in WIDE_RUNS if matches(run, filt)}
     assert wide_db.names(compile_filters(filt)) == want
+    assert wide_db.names(compile_filters(filt, side_table=False)) == want
 
 
 PG_URL = os.environ.get("LIBERRY_TEST_POSTGRES_URL")  # e.g. postgresql+psycopg://u@h/scratch
@@ -590,6 +599,7 @@ def test_postgresql_matches_python(pg_db: RunsDB, filt: dict[str, Any]) -> None:
     # Text run columns follow the database's collation: compare them in a C-collated one.
     want = {run["name"] for run in PG_RUNS if matches(run, filt)}
     assert pg_db.names(compile_filters(filt, "postgresql")) == want
+    assert pg_db.names(compile_filters(filt, "postgresql", side_table=False)) == want
 
 
 # --------------------------------------------------------------------------- examples
@@ -655,6 +665,40 @@ def test_nested_keys_under_unusual_parent(db: RunsDB) -> None:
     assert db.names(compile_filters({"config.é.value.w\\.x": "y"})) == {"r"}
     assert db.names(compile_filters({'config.plain.k".z': {"$gte": 1}})) == {"r"}
     assert db.names(compile_filters({"config.é.depth.deeper": {"$exists": True}})) == set()
+
+
+@pytest.mark.parametrize("side_table", [True, False])
+def test_keys_the_side_table_does_not_hold(db: RunsDB, side_table: bool) -> None:
+    """Deep paths, `_wandb` and long arrays/objects: read from JSON text, same answers."""
+    deep: Any = {"leaf": 1}
+    for key in "edcb":
+        deep = {key: deep}
+    long = list(range(60))  # canonical text far beyond values.STRUCT_TEXT_LIMIT
+    runs = [
+        {"name": "r0", "config": {"a": {"value": deep}, "_wandb": {"value": {"v": "0.31"}}},
+         "summary": {"h": long, "_wandb": {"runtime": 3}}},
+        {"name": "r1", "config": {"a": {"value": {"b": 2}}}, "summary": {"h": [*long, 1]}},
+        {"name": "r2", "config": {}, "summary": {"h": {"o": long}}},
+    ]  # fmt: skip
+    db.reset(runs)
+
+    def names(filt: dict[str, Any]) -> set[str]:
+        got = db.names(compile_filters(filt, side_table=side_table))
+        assert got == {run["name"] for run in runs if matches(run, filt)}, filt
+        return got
+
+    assert names({"config.a.b.c.d.e.leaf": 1}) == {"r0"}  # 6 keys: deeper than MAX_DEPTH
+    assert names({"config.a.b.c.d.e.leaf": {"$exists": False}}) == {"r1", "r2"}
+    assert names({"config.a.b.c.d.e": {"leaf": 1}}) == {"r0"}  # 5 keys: in the table
+    assert names({"config.a.b": {"$gte": 2}}) == {"r1"}
+    assert names({"config._wandb.v": "0.31"}) == {"r0"}
+    assert names({"summary_metrics._wandb.runtime": {"$gt": 1}}) == {"r0"}
+    assert names({"summary_metrics._wandb": {"$exists": False}}) == {"r1", "r2"}
+    assert names({"summary_metrics.h": long}) == {"r0"}
+    assert names({"summary_metrics.h": {"$in": [[*long, 1], {"o": long}]}}) == {"r1", "r2"}
+    assert names({"summary_metrics.h": {"$nin": [long, [], None]}}) == {"r1", "r2"}
+    assert names({"summary_metrics.h": {"$ne": long[:-1]}}) == {"r0", "r1", "r2"}
+    assert names({"summary_metrics.h.o": long}) == {"r2"}
 
 
 def test_objects_compare_canonically(db: RunsDB) -> None:
@@ -724,13 +768,21 @@ def test_postgresql_compiles() -> None:
         "username": {"$ne": "bob"},
         "$not": {"config.m": {"$exists": False}},
     }
-    sql = str(
-        compile_filters(filt, "postgresql").compile(
-            dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
+
+    def sql(side_table: bool) -> str:
+        condition = compile_filters(filt, "postgresql", side_table=side_table)
+        stmt = select(t.runs.c.id).where(condition)
+        return str(
+            stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
         )
-    )
-    assert "jsonb_typeof" in sql
-    assert "json_extract" not in sql
+
+    from_json = sql(side_table=False)
+    assert "jsonb_typeof" in from_json
+    assert "json_extract" not in from_json
+    from_table = sql(side_table=True)
+    assert "run_values" in from_table
+    assert "jsonb_typeof" not in from_table  # tags still read their JSON list
+    assert "jsonb_array_elements_text" in from_table
 
 
 # --------------------------------------------------------------------------- errors

@@ -9,6 +9,7 @@ import base64
 import functools
 import json
 import math
+import random
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -16,9 +17,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.dialects import postgresql
 
+from liberry.server.store import runs as runs_store
 from liberry.server.store import tables as t
 from liberry.server.store.filters import FilterError, compile_filters
 from liberry.server.store.ordering import OrderSpec, compile_order
@@ -119,20 +121,30 @@ def fetch_page(
     filters: Mapping[str, Any] | None,
     cursor: str | None,
     size: int,
+    *,
+    fast: bool = True,
 ) -> tuple[list[str], str | None]:
-    """One page as the server builds it: all run columns plus the order's columns."""
+    """One page of all run columns plus the order's columns: as the server reads it
+    (`OrderSpec.fetch`), or with `fast=False` as one statement (`columns`/`order_by`/`after`)."""
     condition = compile_filters(filters, store.dialect)
-    stmt = select(t.runs, *spec.columns).where(t.runs.c.project_id == 1, condition)
-    if cursor is not None:
-        stmt = stmt.where(spec.after(cursor))
+    stmt = select(t.runs).where(t.runs.c.project_id == 1, condition)
     with store.engine.connect() as conn:
-        rows = conn.execute(stmt.order_by(*spec.order_by).limit(size + 1)).mappings().all()
+        if fast:
+            rows: Sequence[Mapping[str, Any]] = spec.fetch(
+                conn, stmt, project_id=1, after=cursor, limit=size + 1
+            )
+        else:
+            stmt = stmt.add_columns(*spec.columns)
+            if cursor is not None:
+                stmt = stmt.where(spec.after(cursor))
+            rows = conn.execute(stmt.order_by(*spec.order_by).limit(size + 1)).mappings().all()
     page = rows[:size]
     next_cursor = spec.cursor_for(page[-1]) if len(rows) > size else None
     return [row["name"] for row in page], next_cursor
 
 
 def all_names(store: RunsDB, spec: OrderSpec, filters: Mapping[str, Any] | None) -> list[str]:
+    """Every run's name in the order, from the one-statement form of `spec`."""
     stmt = select(t.runs.c.name, *spec.columns).where(compile_filters(filters, store.dialect))
     with store.engine.connect() as conn:
         return [row[0] for row in conn.execute(stmt.order_by(*spec.order_by))]
@@ -150,7 +162,9 @@ filter_choice = st.sampled_from(FILTERS)
 def test_order_matches_python(db: RunsDB, runs: list[dict[str, Any]], orders: list[str]) -> None:
     db.reset(runs)
     for order in orders:
-        assert all_names(db, compile_order(order), None) == python_order(runs, order), order
+        want = python_order(runs, order)
+        assert all_names(db, compile_order(order), None) == want, order
+        assert all_names(db, compile_order(order, side_table=False), None) == want, order
 
 
 @pytest.fixture(scope="module")
@@ -162,8 +176,12 @@ def wide_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunsDB]:
 
 
 @pytest.mark.parametrize("order", ORDERS)
-def test_order_matches_python_on_many_runs(wide_db: RunsDB, order: str | None) -> None:
-    assert all_names(wide_db, compile_order(order), None) == python_order(WIDE_RUNS, order)
+@pytest.mark.parametrize("side_table", [True, False])
+def test_order_matches_python_on_many_runs(
+    wide_db: RunsDB, order: str | None, side_table: bool
+) -> None:
+    spec = compile_order(order, side_table=side_table)
+    assert all_names(wide_db, spec, None) == python_order(WIDE_RUNS, order)
 
 
 @settings(max_examples=35, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -204,19 +222,22 @@ def test_keyset_paging_with_concurrent_inserts(
     assert [name for name in seen if name in present] == expected
 
 
-def test_paging_matches_full_order_without_inserts(db: RunsDB) -> None:
+@pytest.mark.parametrize("fast", [True, False])
+def test_paging_matches_full_order_without_inserts(db: RunsDB, fast: bool) -> None:
     runs = [dict(run) for run in WIDE_RUNS]
     db.reset(runs)
     for order in ORDERS:
-        spec = compile_order(order)
-        seen: list[str] = []
-        cursor: str | None = None
-        while True:
-            names, cursor = fetch_page(db, spec, None, cursor, 9)
-            seen += names
-            if cursor is None:
-                break
-        assert seen == python_order(runs, order), order
+        for filters in FILTERS:
+            spec = compile_order(order)
+            seen: list[str] = []
+            cursor: str | None = None
+            while True:
+                names, cursor = fetch_page(db, spec, filters, cursor, 9, fast=fast)
+                seen += names
+                if cursor is None:
+                    break
+            want = [r for r in runs if not filters or matches(r, filters)]
+            assert seen == python_order(want, order), (order, filters)
 
 
 @pytest.fixture(scope="module")
@@ -230,18 +251,23 @@ def pg_db() -> Iterator[RunsDB]:
 
 
 @pytest.mark.parametrize("order", ORDERS)
-def test_postgresql_order_and_paging(pg_db: RunsDB, order: str | None) -> None:
-    spec = compile_order(order, "postgresql")
+@pytest.mark.parametrize(("side_table", "fast"), [(True, True), (True, False), (False, True)])
+def test_postgresql_order_and_paging(
+    pg_db: RunsDB, order: str | None, side_table: bool, fast: bool
+) -> None:
+    spec = compile_order(order, "postgresql", side_table=side_table)
     expected = python_order(PG_RUNS, order)
     assert all_names(pg_db, spec, None) == expected
-    seen: list[str] = []
-    cursor: str | None = None
-    while True:
-        names, cursor = fetch_page(pg_db, spec, None, cursor, 9)
-        seen += names
-        if cursor is None:
-            break
-    assert seen == expected
+    for filters in FILTERS:
+        seen: list[str] = []
+        cursor: str | None = None
+        while True:
+            names, cursor = fetch_page(pg_db, spec, filters, cursor, 9, fast=fast)
+            seen += names
+            if cursor is None:
+                break
+        want = [r for r in PG_RUNS if not filters or matches(r, filters)]
+        assert seen == python_order(want, order), filters
 
 
 # --------------------------------------------------------------------------- details
@@ -260,10 +286,10 @@ def test_defaults_and_signs() -> None:
 
 def test_order_ends_with_id_and_labels_columns() -> None:
     spec = compile_order("-summary_metrics.loss")
-    assert [c.name for c in spec.columns] == ["order_k0", "order_k1", "order_id"]
+    assert [c.name for c in spec.columns] == ["order_k0", "order_k1", "order_k2", "order_id"]
     sql = str(select(t.runs.c.name, *spec.columns).order_by(*spec.order_by))
     # The type group never flips; ties go to runs.id in the order's direction.
-    assert sql.endswith("ORDER BY order_k0 ASC, order_k1 DESC, order_id DESC")
+    assert sql.endswith("ORDER BY order_k0 ASC, order_k1 DESC, order_k2 DESC, order_id DESC")
 
 
 def test_cursor_round_trips_awkward_values(db: RunsDB) -> None:
@@ -305,12 +331,108 @@ def test_column_orders_use_the_index(db: RunsDB) -> None:
     assert "TEMP B-TREE" not in plan
 
 
-def test_postgresql_compiles() -> None:
-    spec = compile_order("-summary_metrics.loss", "postgresql")
+@pytest.mark.parametrize(("side_table", "marker"), [(True, "run_values"), (False, "jsonb_typeof")])
+def _plans(
+    store: RunsDB, spec: OrderSpec, filters: dict[str, Any], cursor: str | None, size: int
+) -> list[str]:
+    """SQLite's plan of each statement `spec.fetch` runs for one page."""
+    statements: list[tuple[str, Any]] = []
+
+    def capture(_c: Any, _cur: Any, sql: str, params: Any, _ctx: Any, _many: bool) -> None:
+        statements.append((sql, params))
+
+    # As `runs.list_runs` builds it: run columns, the user's name, a bound project id.
+    stmt = (
+        select(*runs_store.RUN_COLUMNS)
+        .outerjoin(t.users, t.users.c.id == t.runs.c.user_id)
+        .where(t.runs.c.project_id == 1, compile_filters(filters))
+    )
+    event.listen(store.engine, "before_cursor_execute", capture)
+    try:
+        with store.engine.connect() as conn:
+            spec.fetch(conn, stmt, project_id=1, after=cursor, limit=size + 1)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", capture)
+    with store.engine.connect() as conn:
+        return [
+            " | ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, p))
+            for sql, p in statements
+        ]
+
+
+@pytest.fixture(scope="module")
+def analyzed_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunsDB]:
+    """A one-user server (as most are) with ANALYZE statistics: there SQLite's planner
+    prefers scanning all runs to reading the ordering index, unless the join order is forced."""
+    store = RunsDB(tmp_path_factory.mktemp("ordering-plans") / "runs.db")
+    with store.engine.begin() as conn:
+        conn.execute(t.users.delete().where(t.users.c.id != 1))
+    rnd = random.Random(5)
+    runs = [
+        {"name": f"r{i}", "user_id": 1, "config": {"lr": {"value": rnd.random()}},
+         "summary": {"loss": rnd.random()}}
+        for i in range(300)
+    ]  # fmt: skip
+    runs += [{"name": "text", "summary": {"loss": "x"}}, {"name": "none", "summary": {}}]
+    store.insert(runs)
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    yield store
+    store.engine.dispose()
+
+
+@pytest.mark.parametrize("order", ["-summary_metrics.loss", "+summary_metrics.loss"])
+def test_value_orders_read_the_ordering_index(analyzed_db: RunsDB, order: str) -> None:
+    db = analyzed_db
+    spec = compile_order(order)
+    filters = {"config.lr": {"$gt": 0.01}}  # issue #2's query
+    first = _plans(db, spec, filters, None, 5)
+    assert len(first) == 1  # the numbers fill the page: one query
+    seek = "ix_run_values_order (project_id=? AND source=? AND key=? AND grp=?)"
+    assert f"SEARCH order_rv USING COVERING INDEX {seek}" in first[0]
+    assert "TEMP B-TREE" not in first[0]
+    matching = len(all_names(db, spec, filters))
+    _, cursor = fetch_page(db, spec, filters, None, matching - 2)  # next: into later groups
+    later = _plans(db, spec, filters, cursor, 5)
+    # The 5 groups from the numbers on, a check that some run lacks the key, those runs.
+    assert len(later) == 5 + 1 + 1
+    assert all(
+        "TEMP B-TREE" not in plan and "order_rv USING COVERING" in plan for plan in later[:5]
+    )
+
+
+def test_long_structured_values_page_consistently(db: RunsDB) -> None:
+    """Arrays/objects sort by canonical JSON cut at values.STRUCT_TEXT_LIMIT characters:
+    values alike that far tie and go by run id, in every form of the order."""
+    base = list(range(50))
+    runs = [{"name": f"r{i}", "summary": {"h": [*base, i % 3]}} for i in range(7)]
+    runs += [{"name": "short", "summary": {"h": [-1]}}, {"name": "obj", "summary": {"h": {}}}]
+    db.reset(runs)
+    for order in ("+summary_metrics.h", "-summary_metrics.h"):
+        spec = compile_order(order)
+        full = all_names(db, spec, None)
+        for fast in (True, False):
+            seen: list[str] = []
+            cursor: str | None = None
+            while True:
+                names, cursor = fetch_page(db, spec, None, cursor, 2, fast=fast)
+                seen += names
+                if cursor is None:
+                    break
+            assert seen == full, (order, fast)
+        ties = [name for name in full if name.startswith("r")]
+        assert ties == sorted(ties, reverse=order.startswith("-"))
+        ends = [full[0], full[-1]]  # "[-1]" < "[0,1,..." < "{}", as whole texts compare
+        assert ends == (["obj", "short"] if order.startswith("-") else ["short", "obj"])
+
+
+@pytest.mark.parametrize(("side_table", "marker"), [(True, "run_values"), (False, "jsonb_typeof")])
+def test_postgresql_compiles(side_table: bool, marker: str) -> None:
+    spec = compile_order("-summary_metrics.loss", "postgresql", side_table=side_table)
     cursor = spec.cursor_for({"order_k0": 0, "order_k1": 0.5, "order_k2": None, "order_id": 3})
     stmt = select(t.runs.c.id, *spec.columns).where(spec.after(cursor)).order_by(*spec.order_by)
     sql = str(stmt.compile(dialect=postgresql.dialect()))
-    assert "jsonb_typeof" in sql
+    assert marker in sql
     assert "order_id DESC" in sql
 
 
@@ -340,7 +462,7 @@ def test_order_errors(order: str, message: str) -> None:
 def test_cursor_errors() -> None:
     spec = compile_order("-summary_metrics.loss")
     other = compile_order("+summary_metrics.loss")
-    good = spec.cursor_for({"order_k0": 0, "order_k1": 0.5, "order_id": 3})
+    good = spec.cursor_for({"order_k0": 0, "order_k1": 0.5, "order_k2": None, "order_id": 3})
     assert isinstance(spec.after(good), object)
     cases = [
         ("!!!", "invalid cursor '!!!'; pass back a cursor this server returned"),

@@ -16,6 +16,7 @@ from graphql import (
     DocumentNode,
     ExecutionResult,
     GraphQLError,
+    GraphQLScalarType,
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
@@ -47,9 +48,33 @@ class BadRequest(ValueError):
     """The request body is not a GraphQL request; maps to HTTP 400."""
 
 
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _json_value(value: Any) -> Any:
+    """Serialize a `JSON` scalar: non-finite numbers become W&B's strings "NaN", "Infinity"
+    and "-Infinity" (what its backend sends; a bare NaN is not JSON and broke responses)."""
+    if type(value) is dict:
+        for v in value.values():  # fast path: a flat row of finite numbers and strings
+            if (type(v) is float and v - v != 0) or type(v) in (dict, list):
+                break
+        else:
+            return value
+        return {k: _json_value(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_json_value(v) for v in value]
+    if isinstance(value, float) and value - value != 0:
+        return _NON_FINITE[repr(value)]
+    return value
+
+
 def load_schema() -> GraphQLSchema:
     sdl = resources.files(__package__).joinpath("schema.graphql").read_text()
-    return build_schema(sdl)
+    schema = build_schema(sdl)
+    json_scalar = schema.type_map["JSON"]
+    assert isinstance(json_scalar, GraphQLScalarType)
+    json_scalar.serialize = _json_value  # type: ignore[method-assign]
+    return schema
 
 
 class GraphQLService:

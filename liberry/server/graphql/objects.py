@@ -263,10 +263,13 @@ class RunObj:
             samples = spec.get("samples", 500)
             if not isinstance(samples, int) or samples < 0:
                 raise StoreError(f"sampledHistory spec {index}: samples must be a non-negative integer")
+            # A spec's maxStep is inclusive, unlike `history(maxStep:)`: wandb-core 0.31 pages
+            # `scan_history(keys=...)` as [0, n-1], [n, 2n-1], ... with `samples: n`.
+            max_step = _opt_int(spec.get("maxStep"))
             out.append(
                 history.sampled_history(
                     ctx_of(info).conn, self.row, keys, samples,
-                    _opt_int(spec.get("minStep")), _opt_int(spec.get("maxStep")),
+                    _opt_int(spec.get("minStep")), None if max_step is None else max_step + 1,
                 )
             )
         return out

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.pool import QueuePool
 
-from . import tables
+from . import tables, values
 from .filters import install_sqlite_functions
 
 log = logging.getLogger(__name__)
@@ -24,8 +24,18 @@ def _v1_initial(conn: Connection) -> None:
     tables.metadata.create_all(conn)
 
 
+def _v2_run_values(conn: Connection) -> None:
+    """`run_values`, the config/summary key index that filters and orders read; filled from
+    every run's stored config and summary. (A new store already has the table from v1's
+    `create_all` and no runs, so both steps are no-ops there.)"""
+    tables.run_values.create(conn, checkfirst=True)
+    count = values.reindex_runs(conn)
+    if count:
+        log.info("indexed the config and summary keys of %d runs", count)
+
+
 # Append new steps; never edit a released one.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_run_values]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -72,24 +82,23 @@ def create_store_engine(url: str) -> Engine:
 
 def migrate(engine: Engine) -> int:
     """Bring the schema to SCHEMA_VERSION; returns the version found before migrating."""
-    with engine.connect().execution_options(liberry_write=True) as conn:
-        with conn.begin():
-            tables.meta.create(conn, checkfirst=True)
-            row = conn.execute(
-                select(tables.meta.c.value).where(tables.meta.c.key == "schema_version")
-            ).first()
-            found = int(row[0]) if row else 0
-            if found > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"the database schema is version {found}, newer than this liberry "
-                    f"({SCHEMA_VERSION}); upgrade liberry to open it"
-                )
-            for version in range(found, SCHEMA_VERSION):
-                log.info("migrating store to schema version %d", version + 1)
-                MIGRATIONS[version](conn)
-            if found != SCHEMA_VERSION:
-                conn.execute(text("DELETE FROM meta WHERE key = 'schema_version'"))
-                conn.execute(
-                    tables.meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
-                )
+    with engine.connect().execution_options(liberry_write=True) as conn, conn.begin():
+        tables.meta.create(conn, checkfirst=True)
+        row = conn.execute(
+            select(tables.meta.c.value).where(tables.meta.c.key == "schema_version")
+        ).first()
+        found = int(row[0]) if row else 0
+        if found > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"the database schema is version {found}, newer than this liberry "
+                f"({SCHEMA_VERSION}); upgrade liberry to open it"
+            )
+        for version in range(found, SCHEMA_VERSION):
+            log.info("migrating store to schema version %d", version + 1)
+            MIGRATIONS[version](conn)
+        if found != SCHEMA_VERSION:
+            conn.execute(text("DELETE FROM meta WHERE key = 'schema_version'"))
+            conn.execute(
+                tables.meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
+            )
     return found

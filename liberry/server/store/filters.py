@@ -22,6 +22,11 @@ semantics). A NULL run column counts as missing. Timestamp operands are parsed a
 (naive = UTC) and compared in the stored format. `$regex` uses Python `re.search` on SQLite.
 
 Every condition built here is two-valued (never SQL NULL) so that negation is exact.
+
+Config and summary keys are read from the `run_values` side table (`values.py`): each field
+becomes an EXISTS over the run's row for that key, found by its primary key (run, source,
+key). Paths the table does not hold (deeper than `values.MAX_DEPTH`, or under `_wandb`) are
+read from the JSON text by `jsonsql`, with the same semantics.
 """
 
 from __future__ import annotations
@@ -29,14 +34,15 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, and_, false, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
 
 from . import jsonsql
 from . import tables as t
+from . import values as v
 from .errors import StoreError
 from .jsonsql import JsonRef, install_sqlite_functions
 
@@ -255,6 +261,131 @@ class JsonField(Field):
         return and_(self._kind("string"), jsonsql.regex_match(text, pattern, self.dialect))
 
 
+_ValueCondition = Callable[[Any], ColumnElement[bool]]  # over `run_values` columns (alias.c)
+
+
+class ValueField(Field):
+    """A config/summary value read from `run_values` (a path `values.indexed` accepts).
+
+    At most one row exists per (run, source, key), so "no row matching C" is "missing, or a
+    value not satisfying C": negations and `$eq: null` (null or missing) need one NOT EXISTS.
+    """
+
+    def __init__(
+        self, label: str, dialect: str, where: str, source: int, path: tuple[str, ...],
+        json: JsonField,
+    ) -> None:  # fmt: skip
+        super().__init__(label, dialect, where)
+        self.source = source
+        self.key = v.key_text(path)
+        self.json = json  # the same value in JSON text, for what the table cannot answer
+
+    def has(self, condition: _ValueCondition | None = None) -> ColumnElement[bool]:
+        """EXISTS the run's row for this key (satisfying `condition`), found by primary key.
+
+        Correlated to `runs` only, so it stays right inside queries reading `run_values` too.
+        """
+        rv = t.run_values.c
+        where = [rv.run_id == t.runs.c.id, rv.source == self.source, rv.key == self.key]
+        if condition is not None:
+            where.append(condition(rv))
+        return exists().where(*where).correlate(t.runs)
+
+    def _none_but(self, condition: _ValueCondition) -> ColumnElement[bool]:
+        """Missing, or a value satisfying `condition` (which must be two-valued)."""
+        return not_(self.has(lambda c: not_(condition(c))))
+
+    @staticmethod
+    def _kinds(c: Any, kinds: set[str]) -> ColumnElement[bool]:
+        terms: list[ColumnElement[bool]] = []
+        flags = [flag for flag in (False, True) if ("true" if flag else "false") in kinds]
+        if len(flags) == 1:
+            terms.append(and_(c.kind == v.KIND_BOOLEAN, c.number == int(flags[0])))
+        codes = [v.KIND_BOOLEAN] if len(flags) == 2 else []
+        codes += [code for name, code in _KIND_CODES.items() if name in kinds]
+        if codes:
+            terms.append(c.kind == codes[0] if len(codes) == 1 else c.kind.in_(sorted(codes)))
+        return or_(false(), *terms)
+
+    def _kind(self, *kinds: str) -> ColumnElement[bool]:
+        wanted = set(kinds)
+        if "missing" in wanted:
+            wanted.discard("missing")
+            return self._none_but(lambda c: self._kinds(c, wanted))
+        return self.has(lambda c: self._kinds(c, wanted)) if wanted else false()
+
+    def eq(self, value: Any) -> ColumnElement[bool]:
+        return self.in_([value])
+
+    def in_(self, values: Sequence[Any]) -> ColumnElement[bool]:
+        kinds = {_BOOL_KINDS[x] for x in values if x is None or isinstance(x, bool)}
+        numbers = [
+            jsonsql.number_param(x, self.dialect)
+            for x in values
+            if isinstance(x, int | float) and not isinstance(x, bool)
+        ]
+        strings = [x for x in values if isinstance(x, str)]
+        structured = [x for x in values if isinstance(x, list | Mapping)]
+        texts = sorted({v.struct_text(x) for x in structured})
+        short = [text for text in texts if not text.endswith(v.TRUNCATED)]
+        long = [x for x in structured if v.struct_text(x).endswith(v.TRUNCATED)]
+
+        def match(c: Any) -> ColumnElement[bool]:
+            terms = [self._kinds(c, kinds)] if kinds else []
+            if numbers:
+                number = c.number == numbers[0] if len(numbers) == 1 else c.number.in_(numbers)
+                terms.append(and_(c.kind == v.KIND_NUMBER, number))
+            if strings:
+                text = c.text == strings[0] if len(strings) == 1 else c.text.in_(strings)
+                terms.append(and_(c.kind == v.KIND_STRING, text))
+            if short:  # a cut text never equals a whole one
+                terms.append(and_(c.kind.in_([v.KIND_ARRAY, v.KIND_OBJECT]), c.text.in_(short)))
+            return or_(false(), *terms)
+
+        if not (kinds or numbers or strings or short):
+            found: ColumnElement[bool] = false()
+        elif "null" in kinds:  # MongoDB: `$eq: null` also matches a missing field
+            found = self._none_but(match)
+        else:
+            found = self.has(match)
+        if long:  # operands longer than the stored text: compare the JSON documents
+            found = or_(found, jsonsql.structured_equals(self.json.ref, long, self.dialect))
+        return found
+
+    def compare(self, op: str, value: Any) -> ColumnElement[bool]:
+        if value is None:
+            return self._null_compare(op)
+        if isinstance(value, bool):
+            chosen = [b for b in (False, True) if _COMPARISONS[op](b, value)]
+            return self._kind(*("true" if b else "false" for b in chosen)) if chosen else false()
+        if isinstance(value, int | float):
+            operand = jsonsql.number_param(value, self.dialect)
+            return self.has(
+                lambda c: and_(c.kind == v.KIND_NUMBER, _COMPARISONS[op](c.number, operand))
+            )
+        return self.has(lambda c: and_(c.kind == v.KIND_STRING, _COMPARISONS[op](c.text, value)))
+
+    def exists(self, flag: bool) -> ColumnElement[bool]:
+        return self.has() if flag else not_(self.has())
+
+    def regex(self, pattern: str) -> ColumnElement[bool]:
+        return self.has(
+            lambda c: and_(
+                c.kind == v.KIND_STRING, jsonsql.regex_match(c.text, pattern, self.dialect)
+            )
+        )
+
+
+_KIND_CODES: Final = {
+    "number": v.KIND_NUMBER,
+    "string": v.KIND_STRING,
+    "array": v.KIND_ARRAY,
+    "object": v.KIND_OBJECT,
+    "null": v.KIND_NULL,
+    "nan": v.KIND_NAN,
+}
+
+
 class ColumnField(Field):
     """A text column of `runs`; NULL counts as missing, and only strings ever match."""
 
@@ -360,8 +491,14 @@ class TagsField(Field):
         return jsonsql.array_has_regex(self.column, pattern, self.dialect)
 
 
-def resolve_field(name: str, dialect: str = "sqlite", where: str | None = None) -> Field:
-    """The field a filter key (or order key) names; FilterError listing valid ones if none."""
+def resolve_field(
+    name: str, dialect: str = "sqlite", where: str | None = None, *, side_table: bool = True
+) -> Field:
+    """The field a filter key (or order key) names; FilterError listing valid ones if none.
+
+    Config/summary keys are `ValueField`s when `run_values` holds them (and `side_table`),
+    else `JsonField`s reading the JSON text.
+    """
     where = where or name
     head, dot, rest = name.partition(".")
     if head in JSON_PREFIXES:
@@ -371,11 +508,16 @@ def resolve_field(name: str, dialect: str = "sqlite", where: str | None = None) 
         if head == "config":
             # config.KEY and config.KEY.value both mean the unwrapped value.
             tail = keys[1:]
-            keys = (keys[0], "value", *(tail[1:] if tail[:1] == ("value",) else tail))
-            doc = t.runs.c.config
+            path = (keys[0], *(tail[1:] if tail[:1] == ("value",) else tail))
+            keys = (path[0], "value", *path[1:])
+            doc, source = t.runs.c.config, v.CONFIG
         else:
-            doc = t.runs.c.summary
-        return JsonField(name, dialect, where, JsonRef(doc, keys))
+            path = keys
+            doc, source = t.runs.c.summary, v.SUMMARY
+        field = JsonField(name, dialect, where, JsonRef(doc, keys))
+        if side_table and v.indexed(path):
+            return ValueField(name, dialect, where, source, path, field)
+        return field
     if name in _COLUMNS:
         column = _COLUMNS[name]
         return ColumnField(name, dialect, where, column, timestamp=column.name in _TIMESTAMPS)
@@ -424,8 +566,9 @@ def _check_value(value: Any, where: str, op: str) -> Any:
 
 
 class _Compiler:
-    def __init__(self, dialect: str) -> None:
+    def __init__(self, dialect: str, side_table: bool) -> None:
         self.dialect = dialect
+        self.side_table = side_table
 
     def filter(self, doc: Any, where: str) -> ColumnElement[bool]:
         if not isinstance(doc, Mapping):
@@ -440,7 +583,7 @@ class _Compiler:
                 terms.append(self.logical(key, operand, where))
             else:
                 at = key if where == "top level" else f"{where}.{key}"
-                field = resolve_field(key, self.dialect, at)
+                field = resolve_field(key, self.dialect, at, side_table=self.side_table)
                 terms.append(self.condition(field, operand, at))
         return and_(*terms) if terms else true()
 
@@ -556,13 +699,17 @@ def _regex(pattern: Any, options: Any, where: str) -> str:
 
 
 def compile_filters(
-    filters: Mapping[str, Any] | None, dialect: str = "sqlite"
+    filters: Mapping[str, Any] | None, dialect: str = "sqlite", *, side_table: bool = True
 ) -> ColumnElement[bool]:
-    """A WHERE condition over `tables.runs` for W&B-style `filters` (`true()` for none)."""
+    """A WHERE condition over `tables.runs` for W&B-style `filters` (`true()` for none).
+
+    `side_table=False` reads every config/summary key from JSON text (the slow path, kept
+    for keys the side table does not hold; benchmarks and tests compare the two).
+    """
     try:
         jsonsql.check_dialect(dialect)
     except ValueError as exc:
         raise FilterError(str(exc)) from None
     if not filters:
         return true()
-    return _Compiler(dialect).filter(filters, "top level")
+    return _Compiler(dialect, side_table).filter(filters, "top level")

@@ -58,14 +58,19 @@ def parse_history_lines(lines: Sequence[str]) -> list[dict[str, Any]]:
             return rows  # type: ignore[no-any-return]
     except (orjson.JSONDecodeError, TypeError):
         pass
-    for index, line in enumerate(lines):  # slow path: find the offending line
+    # Slow path: W&B's client writes NaN/Infinity/-Infinity (which orjson refuses) for
+    # non-finite metrics, and those rows must be kept; otherwise find the offending line.
+    parsed: list[dict[str, Any]] = []
+    for index, line in enumerate(lines):
         try:
             row = json.loads(line)
         except (json.JSONDecodeError, TypeError):
-            raise StoreError(f"{HISTORY_FILE} line {index} of the chunk is not valid JSON") from None
+            problem = f"{HISTORY_FILE} line {index} of the chunk is not valid JSON"
+            raise StoreError(problem) from None
         if not isinstance(row, dict):
             raise StoreError(f"{HISTORY_FILE} line {index} of the chunk is not a JSON object")
-    raise StoreError(f"{HISTORY_FILE} chunk lines must be one JSON object each")
+        parsed.append(row)
+    return parsed
 
 
 def _step_of(row: dict[str, Any]) -> int | None:

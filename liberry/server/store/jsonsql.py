@@ -5,6 +5,13 @@ document plus a key path) and of value *kinds*; this module turns those into SQL
 dialect. Each public function dispatches on `dialect`, so adding a dialect means adding one
 branch per function here and nothing elsewhere.
 
+Most config/summary keys are no longer read here: `filters.py` and `ordering.py` answer them
+from the `run_values` side table (`values.py`, plain SQL on both dialects). JSON text is still
+read for what that table does not hold (paths deeper than `values.MAX_DEPTH`, keys under
+`_wandb`, array/object operands longer than `values.STRUCT_TEXT_LIMIT`), for `tags`, and by
+`side_table=False` compiles. `canonical_json` also defines the side table's array/object text,
+and the sort groups (RANK_*) its `grp` column, so both paths order and compare alike.
+
 Kinds are the portable vocabulary for JSON types: "number", "string", "true", "false",
 "null", "array", "object", "missing" (the key is absent), and "nan" (a NaN number, which the
 W&B client writes into summaries; it is not comparable and sorts with null).

@@ -16,6 +16,14 @@ Pagination is keyset-based: `cursor_for(row)` encodes the row's sort values, and
 `after(cursor)` selects the rows strictly after it. Runs present throughout paging are
 neither repeated nor skipped, whatever is inserted meanwhile, as long as their own sort
 values do not change (a running run's heartbeat or summary can move it between pages).
+
+Config/summary orders read `run_values` (see `values.py`). `OrderSpec.columns`, `order_by`
+and `after` still make one statement over `runs` (with correlated lookups of the sort values,
+so every run is read and sorted); `OrderSpec.fetch` gets the same page from the ordering
+index instead: one query per type group, from the cursor's group on, each seeking the group
+in `ix_run_values_order` and reading values in order until the page is full, then the runs
+missing the key (skipped at once when every run of the project has it). A first page then
+reads about as many index entries as it returns rows, whatever the project's size.
 """
 
 from __future__ import annotations
@@ -29,7 +37,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Label, case, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Join,
+    Label,
+    Select,
+    case,
+    exists,
+    func,
+    literal,
+    null,
+    select,
+    tuple_,
+)
+from sqlalchemy.ext.compiler import compiles
 
 from . import jsonsql
 from . import tables as t
@@ -40,6 +62,7 @@ from .filters import (
     FilterError,
     JsonField,
     UsernameField,
+    ValueField,
     resolve_field,
 )
 
@@ -69,12 +92,22 @@ class SortKey:
 
 
 @dataclass(frozen=True)
+class ValueOrder:
+    """An order by one `run_values` key: what `OrderSpec.fetch` needs to walk the index."""
+
+    source: int
+    key: str
+    descending: bool
+
+
+@dataclass(frozen=True)
 class OrderSpec:
     """How to order runs and page through them with opaque cursors."""
 
     order: str  # as given, normalized (sign + key)
     keys: tuple[SortKey, ...]  # the last one is runs.id
     tag: str  # identifies the order inside cursors
+    value: ValueOrder | None = None  # set for orders by a `run_values` key
 
     @property
     def columns(self) -> list[Label[Any]]:
@@ -144,9 +177,176 @@ class OrderSpec:
             flip = key.descending != descending
             lhs.append(-key.expr if flip else key.expr)
             rhs.append(-value if flip else value)
-        if len(lhs) == 1:
-            return lhs[0] < rhs[0] if descending else lhs[0] > rhs[0]
-        return tuple_(*lhs) < tuple_(*rhs) if descending else tuple_(*lhs) > tuple_(*rhs)
+        return _beyond(lhs, rhs, descending)
+
+    def fetch(
+        self,
+        conn: Connection,
+        stmt: Select[Any],
+        *,
+        project_id: int,
+        after: str | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` rows of `stmt` (a SELECT over runs of `project_id`, with its filters,
+        unordered) after the cursor `after`, in this order, each with the `columns` labels.
+
+        The same rows as `stmt.add_columns(*columns).where(after(cursor)).order_by(*order_by)`,
+        read through the ordering index for `run_values` orders (see the module docstring).
+        """
+        if self.value is None:
+            stmt = stmt.add_columns(*self.columns)
+            if after:
+                stmt = stmt.where(self.after(after))
+            stmt = stmt.order_by(*self.order_by).limit(limit)
+            return [dict(row) for row in conn.execute(stmt).mappings()]
+        cursor = self.decode(after) if after else None
+        first_group = cursor[0] if cursor else jsonsql.RANK_NUMBER
+        rows: list[dict[str, Any]] = []
+        for group in range(first_group, jsonsql.RANK_MISSING):
+            if len(rows) >= limit:
+                return rows
+            within = cursor if cursor and cursor[0] == group else None
+            arm = _group_arm(self.value, stmt, project_id, group, within, limit - len(rows))
+            rows += [dict(row) for row in conn.execute(arm).mappings()]
+        if len(rows) >= limit:
+            return rows
+        within = cursor if cursor and cursor[0] == jsonsql.RANK_MISSING else None
+        if within or _some_run_lacks(conn, self.value, project_id):
+            arm = _missing_arm(self.value, stmt, within, limit - len(rows))
+            rows += [dict(row) for row in conn.execute(arm).mappings()]
+        return rows
+
+
+def _beyond(lhs: list[Any], rhs: list[Any], descending: bool) -> ColumnElement[bool]:
+    """`lhs` strictly after `rhs` (row values) in the direction."""
+    if len(lhs) == 1:
+        return lhs[0] < rhs[0] if descending else lhs[0] > rhs[0]
+    return tuple_(*lhs) < tuple_(*rhs) if descending else tuple_(*lhs) > tuple_(*rhs)
+
+
+def _group_arm(
+    order: ValueOrder,
+    stmt: Select[Any],
+    project_id: int,
+    group: int,
+    cursor: list[Any] | None,
+    limit: int,
+) -> Select[Any]:
+    """The runs whose value is in sort group `group`, in order, after `cursor` if in it.
+
+    Seeks (project, source, key, group) in `ix_run_values_order` and reads on in index order
+    (backwards when descending), so only as many entries as it keeps or filters out.
+    """
+    rv = t.run_values.alias("order_rv")
+    where = [
+        rv.c.project_id == project_id,
+        rv.c.source == order.source,
+        rv.c.key == order.key,
+        rv.c.grp == group,
+    ]
+    if cursor is not None:
+        # Inside a group only some value columns are non-NULL (jsonsql.sort_keys invariant).
+        pairs = [(c, x) for c, x in zip((rv.c.number, rv.c.text), cursor[1:3], strict=True)]
+        lhs = [c for c, x in pairs if x is not None]
+        rhs = [x for _, x in pairs if x is not None]
+        where.append(_beyond([*lhs, rv.c.run_id], [*rhs, cursor[3]], order.descending))
+    direction = "desc" if order.descending else "asc"
+    return (
+        _driven_by(rv, rv.c.run_id == t.runs.c.id, stmt)
+        .where(*where)
+        .add_columns(
+            rv.c.grp.label("order_k0"),
+            rv.c.number.label("order_k1"),
+            rv.c.text.label("order_k2"),
+            t.runs.c.id.label(_ID_LABEL),
+        )
+        .order_by(*(getattr(col, direction)() for col in (rv.c.number, rv.c.text, rv.c.run_id)))
+        .limit(limit)
+    )
+
+
+class _DriverJoin(Join):
+    """An inner join whose left side must be read first: `CROSS JOIN` on SQLite, whose planner
+    never reorders it (it would otherwise scan and sort every run of a project whenever
+    `runs.project_id` is a bound parameter). A plain JOIN elsewhere."""
+
+    inherit_cache = True
+
+
+@compiles(_DriverJoin, "sqlite")
+def _sqlite_driver_join(join: _DriverJoin, compiler: Any, **kw: Any) -> str:
+    assert join.onclause is not None  # always given by _driven_by
+    kw["asfrom"] = True
+    left = join.left._compiler_dispatch(compiler, **kw)
+    right = join.right._compiler_dispatch(compiler, **kw)
+    on = join.onclause._compiler_dispatch(compiler, **{**kw, "asfrom": False})
+    return f"{left} CROSS JOIN {right} ON {on}"
+
+
+def _driven_by(driver: Any, on: ColumnElement[bool], stmt: Select[Any]) -> Select[Any]:
+    """`stmt` (a SELECT over runs and its joins) reading `driver` first, then runs (`on`),
+    then `stmt`'s own joins (`users` in `list_runs`), which SQLAlchemy chains after runs."""
+    return stmt.select_from(_DriverJoin(driver, t.runs, on))
+
+
+def _missing_arm(
+    order: ValueOrder, stmt: Select[Any], cursor: list[Any] | None, limit: int
+) -> Select[Any]:
+    """The runs without the key, by id, after `cursor` if it is one of them."""
+    rv = t.run_values.c
+    stmt = stmt.where(
+        ~exists()
+        .where(rv.run_id == t.runs.c.id, rv.source == order.source, rv.key == order.key)
+        .correlate(t.runs)
+    )
+    if cursor is not None:
+        stmt = stmt.where(_beyond([t.runs.c.id], [cursor[3]], order.descending))
+    direction = "desc" if order.descending else "asc"
+    return (
+        stmt.add_columns(
+            literal(jsonsql.RANK_MISSING).label("order_k0"),
+            null().label("order_k1"),
+            null().label("order_k2"),
+            t.runs.c.id.label(_ID_LABEL),
+        )
+        .order_by(getattr(t.runs.c.id, direction)())
+        .limit(limit)
+    )
+
+
+def _some_run_lacks(conn: Connection, order: ValueOrder, project_id: int) -> bool:
+    """Whether any run of the project has no value for the key: two index-only counts,
+    much cheaper than looking for such runs one by one when there are none."""
+    runs = select(func.count()).select_from(t.runs).where(t.runs.c.project_id == project_id)
+    rv = t.run_values.c
+    present = (
+        select(func.count())
+        .select_from(t.run_values)
+        .where(rv.project_id == project_id, rv.source == order.source, rv.key == order.key)
+    )
+    return bool(conn.execute(select(runs.scalar_subquery() > present.scalar_subquery())).scalar())
+
+
+def _value_keys(field: ValueField, descending: bool) -> list[SortKey]:
+    """Sort keys reading the run's `run_values` row by its primary key: group (missing last),
+    number (numbers, booleans), text (strings, arrays/objects)."""
+
+    rv = t.run_values.c
+
+    def lookup(name: str) -> ColumnElement[Any]:
+        return (
+            select(rv[name])
+            .where(rv.run_id == t.runs.c.id, rv.source == field.source, rv.key == field.key)
+            .correlate(t.runs)
+            .scalar_subquery()
+        )
+
+    return [
+        SortKey(func.coalesce(lookup("grp"), jsonsql.RANK_MISSING), False, "order_k0"),
+        SortKey(lookup("number"), descending, "order_k1", nullable=True),
+        SortKey(lookup("text"), descending, "order_k2", nullable=True),
+    ]
 
 
 def _parse(order: str | None) -> tuple[bool, str]:
@@ -158,26 +358,37 @@ def _parse(order: str | None) -> tuple[bool, str]:
     return descending, name
 
 
-def compile_order(order: str | None, dialect: str = "sqlite") -> OrderSpec:
-    """ORDER BY terms, cursor columns and keyset conditions for a W&B `order` string."""
+def compile_order(
+    order: str | None, dialect: str = "sqlite", *, side_table: bool = True
+) -> OrderSpec:
+    """ORDER BY terms, cursor columns and keyset conditions for a W&B `order` string.
+
+    `side_table=False` sorts config/summary keys by their JSON text (the slow path).
+    """
     try:
         jsonsql.check_dialect(dialect)
     except ValueError as exc:
         raise FilterError(str(exc)) from None
     descending, name = _parse(order)
     field: Field | None = None
+    where = f'order "{order}"'
     if name.partition(".")[0] in JSON_PREFIXES:
-        field = resolve_field(name, dialect, f'order "{order}"')  # its errors are specific
+        field = resolve_field(name, dialect, where, side_table=side_table)  # specific errors
     else:
         with contextlib.suppress(FilterError):
-            field = resolve_field(name, dialect, f'order "{order}"')
-    if isinstance(field, JsonField):
+            field = resolve_field(name, dialect, where)
+    value: ValueOrder | None = None
+    if isinstance(field, ValueField):
+        keys = _value_keys(field, descending)
+        identity: list[Any] = [field.json.ref.doc.name, list(field.json.ref.keys)]
+        value = ValueOrder(field.source, field.key, descending)
+    elif isinstance(field, JsonField):
         rank, *values = jsonsql.sort_keys(field.ref, dialect)
         # The group rank stays ascending: missing keys last in both directions.
         keys = [SortKey(rank, False, "order_k0")] + [
             SortKey(v, descending, f"order_k{i}", nullable=True) for i, v in enumerate(values, 1)
         ]
-        identity: list[Any] = [field.ref.doc.name, list(field.ref.keys)]
+        identity = [field.ref.doc.name, list(field.ref.keys)]
     elif isinstance(field, ColumnField) and not isinstance(field, UsernameField):
         column = field.column
         if field.nullable:  # NULLs last in both directions
@@ -193,4 +404,4 @@ def compile_order(order: str | None, dialect: str = "sqlite") -> OrderSpec:
     keys.append(SortKey(t.runs.c.id, descending, _ID_LABEL))
     normalized = ("-" if descending else "+") + name
     digest = hashlib.sha256(json.dumps([descending, *identity]).encode()).hexdigest()[:10]
-    return OrderSpec(normalized, tuple(keys), digest)
+    return OrderSpec(normalized, tuple(keys), digest, value)

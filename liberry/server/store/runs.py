@@ -15,6 +15,7 @@ from .errors import NotFound, StoreError
 from .filters import compile_filters
 from .ordering import compile_order
 from .util import dumps, loads_object, now_iso
+from .values import delete_run_values, index_run_values
 
 RUN_STATES = frozenset(
     {"pending", "running", "finished", "failed", "crashed", "killed", "preempting", "preempted"}
@@ -119,6 +120,9 @@ def upsert_run(
         if name and name != existing["name"] and pk is not None:
             raise StoreError("a run's id (name) cannot be changed")
         conn.execute(t.runs.update().where(t.runs.c.id == existing["id"]).values(**values))
+        index_run_values(
+            conn, existing["id"], existing["project_id"], config=config, summary=summary
+        )
         updated = get_run_by_pk(conn, existing["id"])
         assert updated is not None
         return updated, False
@@ -135,6 +139,7 @@ def upsert_run(
             project_id=project_id, name=run_name, user_id=user_id, created_at=now, **values
         )
     ).inserted_primary_key[0]
+    index_run_values(conn, int(new_pk), project_id, config=config, summary=summary)
     created = get_run_by_pk(conn, int(new_pk))
     assert created is not None
     return created, True
@@ -169,13 +174,10 @@ def list_runs(
 ) -> tuple[list[tuple[dict[str, Any], str]], bool]:
     """One keyset page: [(run, cursor)], has_next_page."""
     spec = compile_order(order, conn.dialect.name)
-    stmt = _base_select().add_columns(*spec.columns).where(
+    stmt = _base_select().where(
         t.runs.c.project_id == project_id, compile_filters(filters, conn.dialect.name)
     )
-    if after:
-        stmt = stmt.where(spec.after(after))
-    stmt = stmt.order_by(*spec.order_by).limit(first + 1)
-    rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    rows = spec.fetch(conn, stmt, project_id=project_id, after=after, limit=first + 1)
     page = [(row, spec.cursor_for(row)) for row in rows[:first]]
     return page, len(rows) > first
 
@@ -188,6 +190,7 @@ def delete_run(conn: Connection, pk: int) -> dict[str, Any]:
     conn.execute(t.history.delete().where(t.history.c.run_id == pk))
     conn.execute(t.stream_lines.delete().where(t.stream_lines.c.run_id == pk))
     conn.execute(t.run_files.delete().where(t.run_files.c.run_id == pk))
+    delete_run_values(conn, pk)
     conn.execute(t.runs.delete().where(t.runs.c.id == pk))
     return run
 

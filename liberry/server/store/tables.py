@@ -2,7 +2,9 @@
 
 Names follow W&B's data model: entity -> project -> run -> history rows / files.
 JSON documents are stored as text (`config`, `summary`, ...) so both dialects read them the
-same way; the only dialect-aware JSON access lives in `filters.py` / `jsonsql.py`.
+same way; the only dialect-aware JSON access lives in `filters.py` / `jsonsql.py`. Their keys
+are also indexed, one row per key, in `run_values` (written by `values.py`), which run filters
+and orders read instead of the JSON text.
 Timestamps are ISO-8601 UTC text (`2026-01-31T12:00:00.123456`), which sorts correctly as text.
 """
 
@@ -16,11 +18,13 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.types import UserDefinedType
 
 metadata = MetaData()
 
@@ -146,4 +150,53 @@ run_files = Table(
     Column("uploaded", Boolean, nullable=False, default=False),
     Column("updated_at", String(32), nullable=False),
     UniqueConstraint("run_id", "name", name="uq_run_files_run_name"),
+)
+
+
+class _SQLiteNumber(UserDefinedType[object]):
+    """SQLite NUMERIC affinity, values passed through untouched: integers stay exact 64-bit
+    integers (as `json_extract` returns them), other numbers are REAL."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_kw: object) -> str:
+        return "NUMERIC"
+
+
+# One row per key of a run's unwrapped config (`config.KEY` is `config[KEY]["value"]`) or
+# summary, nested keys included down to `values.MAX_DEPTH`; see `values.py` for the encoding.
+# `project_id` is copied from the run so the ordering index can seek one project's key.
+run_values = Table(
+    "run_values",
+    metadata,
+    Column(
+        "run_id",
+        Integer,
+        ForeignKey("runs.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("source", SmallInteger, primary_key=True, autoincrement=False),  # 0 config, 1 summary
+    Column("key", Text, primary_key=True),  # dotted path: `model.depth`, `a\.b` (see values.py)
+    Column("project_id", Integer, nullable=False),
+    # Sort group: 0 number, 1 string, 2 boolean, 3 array/object, 4 null/NaN (missing: no row).
+    Column("grp", SmallInteger, nullable=False),
+    # Numbers, and booleans as 0/1; NULL for every other kind.
+    Column("number", Float(asdecimal=False).with_variant(_SQLiteNumber(), "sqlite")),
+    # Strings, and arrays/objects as canonical JSON (truncated); NULL for every other kind.
+    # Code-point order on PostgreSQL too, as SQLite and Python compare.
+    Column("text", Text().with_variant(Text(collation="C"), "postgresql")),
+    Column("kind", SmallInteger, nullable=False),  # exact kind, values.KIND_*
+    sqlite_with_rowid=False,
+)
+# Orders seek (project, source, key, group) and read values in order; covering.
+Index(
+    "ix_run_values_order",
+    run_values.c.project_id,
+    run_values.c.source,
+    run_values.c.key,
+    run_values.c.grp,
+    run_values.c.number,
+    run_values.c.text,
+    run_values.c.run_id,
 )
