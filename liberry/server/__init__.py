@@ -52,7 +52,7 @@ class ServerHandle:
             timeout_keep_alive=30,
         )
         self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        # uvicorn installs signal handlers only in the main thread: Ctrl-C stays the host's.
         self._thread = threading.Thread(target=self._server.run, name="liberry-server", daemon=True)
         self.host = host
         self.port = port

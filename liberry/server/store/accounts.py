@@ -29,7 +29,7 @@ def user_count(conn: Connection) -> int:
 
 def create_user(conn: Connection, username: str, *, admin: bool = False) -> int:
     now = now_iso()
-    user_id = conn.execute(
+    inserted = conn.execute(
         t.users.insert().values(
             username=username,
             name=username,
@@ -37,7 +37,9 @@ def create_user(conn: Connection, username: str, *, admin: bool = False) -> int:
             admin=admin,
             created_at=now,
         )
-    ).inserted_primary_key[0]
+    ).inserted_primary_key
+    assert inserted is not None
+    user_id = inserted[0]
     conn.execute(t.entities.insert().values(name=username, user_id=user_id, created_at=now))
     return int(user_id)
 

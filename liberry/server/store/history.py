@@ -55,7 +55,7 @@ def parse_history_lines(lines: Sequence[str]) -> list[dict[str, Any]]:
         # One C-level parse of the whole chunk is several times faster than a call per line.
         rows = orjson.loads("[" + ",".join(lines) + "]")
         if len(rows) == len(lines) and all(type(r) is dict for r in rows):
-            return rows  # type: ignore[no-any-return]
+            return rows
     except (orjson.JSONDecodeError, TypeError):
         pass
     # Slow path: W&B's client writes NaN/Infinity/-Infinity (which orjson refuses) for

@@ -10,7 +10,7 @@ from . import tables as t
 from .accounts import ensure_entity, validate_name
 from .util import now_iso
 
-_PROJECT_COLUMNS = [
+_PROJECT_COLUMNS: list[Any] = [
     t.projects,
     t.entities.c.name.label("entity_name"),
 ]

@@ -23,7 +23,7 @@ RUN_STATES = frozenset(
 TERMINAL_STATES = frozenset({"finished", "failed", "crashed", "killed", "preempted"})
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
-RUN_COLUMNS = [
+RUN_COLUMNS: list[Any] = [
     t.runs,
     t.users.c.username.label("username"),
     t.users.c.name.label("user_name"),
@@ -134,13 +134,15 @@ def upsert_run(
     values.setdefault("config", "{}")
     values.setdefault("summary", "{}")
     values.setdefault("tags", "[]")
-    new_pk = conn.execute(
+    inserted = conn.execute(
         t.runs.insert().values(
             project_id=project_id, name=run_name, user_id=user_id, created_at=now, **values
         )
-    ).inserted_primary_key[0]
-    index_run_values(conn, int(new_pk), project_id, config=config, summary=summary)
-    created = get_run_by_pk(conn, int(new_pk))
+    ).inserted_primary_key
+    assert inserted is not None
+    new_pk = int(inserted[0])
+    index_run_values(conn, new_pk, project_id, config=config, summary=summary)
+    created = get_run_by_pk(conn, new_pk)
     assert created is not None
     return created, True
 
