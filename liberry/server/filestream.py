@@ -12,8 +12,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from .store import Store
-from .store import history, projects, runs
+from .store import Store, history, projects, runs
 from .store import tables as t
 from .store.errors import NotFound, StoreError
 from .store.util import now_iso
@@ -31,7 +30,9 @@ def _validate(body: Any) -> dict[str, tuple[int, list[str]]]:
     out: dict[str, tuple[int, list[str]]] = {}
     for name, chunk in files.items():
         if not isinstance(chunk, dict):
-            raise StoreError(f"file_stream files[{name!r}] must be an object with offset and content")
+            raise StoreError(
+                f"file_stream files[{name!r}] must be an object with offset and content"
+            )
         offset = chunk.get("offset", 0)
         content = chunk.get("content", [])
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
@@ -53,7 +54,9 @@ def _validate(body: Any) -> dict[str, tuple[int, list[str]]]:
     return out
 
 
-def apply_chunk(store: Store, entity: str, project: str, run_name: str, body: Any) -> dict[str, Any]:
+def apply_chunk(
+    store: Store, entity: str, project: str, run_name: str, body: Any
+) -> dict[str, Any]:
     chunks = _validate(body)
     complete = bool(body.get("complete"))
     exitcode = body.get("exitcode")

@@ -42,8 +42,13 @@ class UserObj:
         keys = accounts.api_keys_of(ctx_of(info).conn, self.row["id"])
         return {
             "edges": [
-                {"node": {"id": encode_id("ApiKey", k["id"]), "name": k["name"],
-                          "description": k["description"]}}
+                {
+                    "node": {
+                        "id": encode_id("ApiKey", k["id"]),
+                        "name": k["name"],
+                        "description": k["description"],
+                    }
+                }
                 for k in keys
             ]
         }
@@ -53,9 +58,15 @@ class UserObj:
 
         from ..store import tables as t
 
-        rows = ctx_of(info).conn.execute(
-            select(t.entities).where(t.entities.c.user_id == self.row["id"]).order_by(t.entities.c.id)
-        ).mappings()
+        rows = (
+            ctx_of(info)
+            .conn.execute(
+                select(t.entities)
+                .where(t.entities.c.user_id == self.row["id"])
+                .order_by(t.entities.c.id)
+            )
+            .mappings()
+        )
         return {"edges": [{"node": EntityObj(dict(r))} for r in rows]}
 
 
@@ -104,9 +115,12 @@ class ProjectObj:
 
         if self.row.get("user_id") is None:
             return None
-        row = ctx_of(info).conn.execute(
-            select(t.users).where(t.users.c.id == self.row["user_id"])
-        ).mappings().first()
+        row = (
+            ctx_of(info)
+            .conn.execute(select(t.users).where(t.users.c.id == self.row["user_id"]))
+            .mappings()
+            .first()
+        )
         return UserObj(dict(row)) if row else None
 
     def runCount(self, info: Info, filters: str | None = None) -> int:
@@ -210,7 +224,10 @@ class RunObj:
             "id": encode_id("User", self.row["user_id"]),
             "name": self.row.get("user_name") or self.row["username"],
             "username": self.row["username"],
-            "email": None, "admin": False, "flags": "{}", "entity": self.row["username"],
+            "email": None,
+            "admin": False,
+            "flags": "{}",
+            "entity": self.row["username"],
         }
 
     def wandbConfig(self, info: Info, keys: list[str] | None = None) -> str:
@@ -251,7 +268,9 @@ class RunObj:
             try:
                 spec = json.loads(text) if isinstance(text, str) else text
             except json.JSONDecodeError as exc:
-                raise StoreError(f"sampledHistory spec {index} is not valid JSON: {exc.msg}") from None
+                raise StoreError(
+                    f"sampledHistory spec {index} is not valid JSON: {exc.msg}"
+                ) from None
             if not isinstance(spec, dict) or not isinstance(spec.get("keys"), list):
                 raise StoreError(
                     f'sampledHistory spec {index} must be an object like {{"keys": ["loss"], '
@@ -262,14 +281,20 @@ class RunObj:
                 raise StoreError(f"sampledHistory spec {index}: keys must be strings")
             samples = spec.get("samples", 500)
             if not isinstance(samples, int) or samples < 0:
-                raise StoreError(f"sampledHistory spec {index}: samples must be a non-negative integer")
+                raise StoreError(
+                    f"sampledHistory spec {index}: samples must be a non-negative integer"
+                )
             # A spec's maxStep is inclusive, unlike `history(maxStep:)`: wandb-core 0.31 pages
             # `scan_history(keys=...)` as [0, n-1], [n, 2n-1], ... with `samples: n`.
             max_step = _opt_int(spec.get("maxStep"))
             out.append(
                 history.sampled_history(
-                    ctx_of(info).conn, self.row, keys, samples,
-                    _opt_int(spec.get("minStep")), None if max_step is None else max_step + 1,
+                    ctx_of(info).conn,
+                    self.row,
+                    keys,
+                    samples,
+                    _opt_int(spec.get("minStep")),
+                    None if max_step is None else max_step + 1,
                 )
             )
         return out
@@ -300,12 +325,19 @@ class RunObj:
         ctx = ctx_of(info)
         size = page_size(first, 50)
         rows, has_next = files.list_files(
-            ctx.conn, self.row["id"], names=[n for n in (names or []) if n], pattern=pattern,
-            first=size, after_id=parse_id_cursor(after),
+            ctx.conn,
+            self.row["id"],
+            names=[n for n in (names or []) if n],
+            pattern=pattern,
+            first=size,
+            after_id=parse_id_cursor(after),
         )
         run_pk = self.row["id"]
         return connection(
-            rows, has_next, lambda r: id_cursor(r["id"]), lambda r: FileObj(r, run_pk, ctx),
+            rows,
+            has_next,
+            lambda r: id_cursor(r["id"]),
+            lambda r: FileObj(r, run_pk, ctx),
             total=lambda: files.file_count(ctx.conn, run_pk),
         )
 

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
-
 from sqlalchemy import Connection, and_, delete, func, or_, select
 
 from . import tables as t
@@ -99,7 +98,9 @@ def write_history(
         )
     )
     insert_rows(
-        conn, t.history, ("run_id", "line", "step", "data"),
+        conn,
+        t.history,
+        ("run_id", "line", "step", "data"),
         [(run_id, offset + i, steps[i], lines[i]) for i in range(len(lines))],
     )
 
@@ -108,7 +109,7 @@ def write_history(
     # Count types only for lines never seen before, so retried chunks don't double-count.
     # Rows of one run nearly always share keys and types: count those signatures first.
     old_count = int(run["history_line_count"])
-    fresh = parsed[max(0, old_count - offset):]
+    fresh = parsed[max(0, old_count - offset) :]
     signatures = Counter((tuple(row), tuple(map(_value_type, row.values()))) for row in fresh)
     for (keys, kinds), times in signatures.items():
         for key, kind in zip(keys, kinds, strict=True):
@@ -142,7 +143,9 @@ def write_stream(
         )
     )
     insert_rows(
-        conn, t.stream_lines, ("run_id", "file", "line", "content"),
+        conn,
+        t.stream_lines,
+        ("run_id", "file", "line", "content"),
         [(run_id, file, offset + i, line) for i, line in enumerate(lines)],
     )
     return end

@@ -39,9 +39,11 @@ def new_run_id() -> str:
 
 
 def get_run(conn: Connection, project_id: int, name: str) -> dict[str, Any] | None:
-    row = conn.execute(
-        _base_select().where(t.runs.c.project_id == project_id, t.runs.c.name == name)
-    ).mappings().first()
+    row = (
+        conn.execute(_base_select().where(t.runs.c.project_id == project_id, t.runs.c.name == name))
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
@@ -157,11 +159,7 @@ def parse_filters(filters: str | Mapping[str, Any] | None) -> Mapping[str, Any] 
 
 def count_runs(conn: Connection, project_id: int, filters: Mapping[str, Any] | None) -> int:
     where = compile_filters(filters, conn.dialect.name)
-    stmt = (
-        select(func.count())
-        .select_from(t.runs)
-        .where(t.runs.c.project_id == project_id, where)
-    )
+    stmt = select(func.count()).select_from(t.runs).where(t.runs.c.project_id == project_id, where)
     return int(conn.execute(stmt).scalar_one())
 
 
@@ -221,7 +219,8 @@ def run_keys(conn: Connection, project_id: int, sample: int = 2000) -> tuple[lis
     for config_text, summary_text in rows:
         config = json.loads(config_text or "{}")
         unwrapped = {
-            k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in config.items()
+            k: (v["value"] if isinstance(v, dict) and "value" in v else v)
+            for k, v in config.items()
         }
         _dotted_keys(unwrapped, "", config_keys)
         _dotted_keys(json.loads(summary_text or "{}"), "", summary_keys)
