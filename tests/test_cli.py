@@ -44,25 +44,23 @@ def test_demo_seeds_through_http(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
-        count = None
-        while count != 12:
+        query = (
+            '{ project(name: "image-classification", entityName: "demo") {'
+            " runCount runs(first: 50) { edges { node { state historyLineCount } } } } }"
+        )
+        runs: list[dict] = []
+        # Seeding is done when all 12 runs exist and each has its history.
+        while len(runs) != 12 or not all(r["historyLineCount"] > 0 for r in runs):
             assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "demo did not finish seeding"
+            assert time.monotonic() < deadline, f"demo did not finish seeding: {runs}"
             time.sleep(0.5)
             try:
                 key = (data / "api_key").read_text().strip()
-                got = Wire(url, key).gql(
-                    '{ project(name: "image-classification", entityName: "demo") { runCount } }'
-                )
+                project = Wire(url, key).gql(query)["project"]
             except (OSError, requests.ConnectionError, AssertionError):
                 continue
-            count = (got["project"] or {}).get("runCount")
-        states = Wire(url, key).gql(
-            '{ project(name: "image-classification", entityName: "demo") {'
-            " runs(first: 50) { edges { node { state historyLineCount } } } } }"
-        )["project"]["runs"]["edges"]
-        assert {e["node"]["state"] for e in states} <= {"finished", "failed", "crashed", "running"}
-        assert all(e["node"]["historyLineCount"] > 0 for e in states)
+            runs = [e["node"] for e in (project or {}).get("runs", {}).get("edges", [])]
+        assert {r["state"] for r in runs} <= {"finished", "failed", "crashed", "running"}
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
