@@ -177,7 +177,8 @@ def create_app(store: Store, blobs: Blobs, *, heartbeat_timeout_s: float = 300.0
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(GZipMiddleware, minimum_size=2048)],
+        # Level 1: a 7 MB history response costs 30 ms instead of 500 ms at the default 9.
+        middleware=[Middleware(GZipMiddleware, minimum_size=2048, compresslevel=1)],
         lifespan=lifespan,
     )
 

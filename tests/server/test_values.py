@@ -144,8 +144,10 @@ def _rebuilt(conn: Connection, run_id: int) -> set[tuple[Any, ...]]:
 
 
 def _names(conn: Connection, project_id: int, filters: Any, order: str | None = None) -> list[str]:
-    page, _ = runs.list_runs(conn, project_id, filters=filters, order=order, first=100, after=None)
-    return [row["name"] for row, _ in page]
+    page, _, _ = runs.list_runs(
+        conn, project_id, filters=filters, order=order, first=100, after=None
+    )
+    return [row["name"] for row in page]
 
 
 def _wrapped(config: dict[str, Any]) -> str:

@@ -45,12 +45,15 @@ def connection(
     node: Callable[[T], Any],
     total: Callable[[], int] | None = None,
 ) -> dict[str, Any]:
-    edges = [{"node": node(item), "cursor": cursor(item)} for item in items]
+    # An edge's cursor is made only if the query selects it (the resolver calls it).
+    edges = [
+        {"node": node(item), "cursor": lambda _info, item=item: cursor(item)} for item in items
+    ]
     return {
         "edges": edges,
         "pageInfo": {
-            "startCursor": edges[0]["cursor"] if edges else None,
-            "endCursor": edges[-1]["cursor"] if edges else None,
+            "startCursor": cursor(items[0]) if items else None,
+            "endCursor": cursor(items[-1]) if items else None,
             "hasNextPage": has_next,
             "hasPreviousPage": False,
         },

@@ -141,15 +141,15 @@ class ProjectObj:
         conn = ctx_of(info).conn
         parsed = runs.parse_filters(filters)
         size = page_size(first, 50)
-        page, has_next = runs.list_runs(
+        page, cursor_for, has_next = runs.list_runs(
             conn, self.row["id"], filters=parsed, order=order, first=size, after=after
         )
         project = self.row
         return connection(
             page,
             has_next,
-            lambda item: item[1],
-            lambda item: RunObj(item[0], project),
+            cursor_for,
+            lambda row: RunObj(row, project),
             total=lambda: runs.count_runs(conn, project["id"], parsed),
         )
 

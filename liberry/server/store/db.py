@@ -63,7 +63,7 @@ def create_store_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
-            cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache per connection
+            cur.execute("PRAGMA cache_size=-16384")  # 16 MiB per connection: RSS stays bounded
             cur.execute("PRAGMA temp_store=MEMORY")
             cur.close()
             install_sqlite_functions(dbapi_conn)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -171,15 +171,17 @@ def list_runs(
     order: str | None,
     first: int,
     after: str | None,
-) -> tuple[list[tuple[dict[str, Any], str]], bool]:
-    """One keyset page: [(run, cursor)], has_next_page."""
+) -> tuple[list[dict[str, Any]], Callable[[Mapping[str, Any]], str], bool]:
+    """One keyset page: runs, the function making a run's cursor, has_next_page.
+
+    Cursors are made on demand: most clients only read the page's `endCursor`.
+    """
     spec = compile_order(order, conn.dialect.name)
     stmt = _base_select().where(
         t.runs.c.project_id == project_id, compile_filters(filters, conn.dialect.name)
     )
     rows = spec.fetch(conn, stmt, project_id=project_id, after=after, limit=first + 1)
-    page = [(row, spec.cursor_for(row)) for row in rows[:first]]
-    return page, len(rows) > first
+    return rows[:first], spec.cursor_for, len(rows) > first
 
 
 def delete_run(conn: Connection, pk: int) -> dict[str, Any]:
