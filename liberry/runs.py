@@ -45,6 +45,8 @@ __all__ = [
 
 #: Runs per request for exports: large pages, since an export wants every run anyway.
 EXPORT_PAGE_SIZE = 1000
+# Largest `first` a cursor jump asks for: servers cap page sizes (liberry at 10,000).
+MAX_SKIP = 5_000
 #: Exports of more runs than this show a progress bar (unless `progress=False`).
 _PROGRESS_THRESHOLD = 5000
 
@@ -634,25 +636,30 @@ class Runs(Paginator[Run]):
         if offset in self._cursors:
             return True, self._cursors[offset]
         base = max(o for o in self._cursors if o <= offset)
-        data = self._api.client.execute(
-            queries.RUNS_CURSOR,
-            {
-                "entity": self.entity,
-                "project": self.project,
-                "filters": self._filters_json,
-                "order": self.order,
-                "cursor": self._cursors[base],
-                "count": offset - base,
-            },
-        )
-        project = data.get("project")
-        if project is None:
-            _Connection(project, self.entity, self.project, self._api.client.base_url)
-        info = ((project or {}).get("runs") or {}).get("pageInfo") or {}
-        if not info.get("hasNextPage") or info.get("endCursor") is None:
-            return False, None
-        self._cursors[offset] = info["endCursor"]
-        return True, info["endCursor"]
+        # Skip ahead in steps no server caps (liberry and W&B limit `first`), remembering
+        # each step's cursor so later jumps start closer.
+        while base < offset:
+            step = min(offset - base, MAX_SKIP)
+            data = self._api.client.execute(
+                queries.RUNS_CURSOR,
+                {
+                    "entity": self.entity,
+                    "project": self.project,
+                    "filters": self._filters_json,
+                    "order": self.order,
+                    "cursor": self._cursors[base],
+                    "count": step,
+                },
+            )
+            project = data.get("project")
+            if project is None:
+                _Connection(project, self.entity, self.project, self._api.client.base_url)
+            info = ((project or {}).get("runs") or {}).get("pageInfo") or {}
+            if not info.get("hasNextPage") or info.get("endCursor") is None:
+                return False, None
+            base += step
+            self._cursors[base] = info["endCursor"]
+        return True, self._cursors[offset]
 
     # -- one page, for tables ------------------------------------------------------------------
 

@@ -422,3 +422,19 @@ def test_page_after_new_runs_starts_at_the_right_run(
     seeder.write(RunSpec(name, run_id="new"))  # newest first: everything shifts by one
     assert [r.id for r in runs.page(4)] == ["a6", "a5", "a4", "a3"]
     assert len(runs) == 11
+
+
+def test_page_jumps_past_the_servers_page_cap(
+    api: liberry.Api, seeder: Seeder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import liberry.runs as runs_module
+
+    name = unique("page-jump")
+    for i in range(30):
+        seeder.write(RunSpec(name, run_id=f"j{i:02d}"))
+    # A small skip size stands in for the server's 10,000-run cap: a jump takes several steps.
+    monkeypatch.setattr(runs_module, "MAX_SKIP", 7)
+    runs = api.runs(f"admin/{name}", per_page=5)
+    assert [r.id for r in runs.page(25)] == [f"j{i:02d}" for i in reversed(range(5))]
+    assert api.client.operation_counts["RunsCursor"] == 4  # 7 + 7 + 7 + 4
+    assert [r.id for r in runs.page(20)] == [f"j{i:02d}" for i in reversed(range(5, 10))]
