@@ -73,4 +73,25 @@ describe("PageCache", () => {
     expect(cache.has("q", { offset: 1, limit: 1 })).toBe(false);
     expect(cache.has("q", { offset: 2, limit: 1 })).toBe(true);
   });
+
+  it("keeps pages of several orders, and revalidates a cached page quietly", async () => {
+    const { calls, fetcher } = manualFetcher();
+    const cache = new PageCache(fetcher);
+    for (const order of ["a", "b", "c", "d", "e"]) {
+      const load = cache.load(order, { offset: 0, limit: 5 });
+      cache.prefetch(order, { offset: 5, limit: 5 });
+      for (const call of calls.splice(0)) call.resolve(`${call.query}${call.page.offset}`);
+      await load;
+    }
+    await Promise.resolve();
+    expect(cache.has("a", { offset: 0, limit: 5 })).toBe(true); // an order shown before
+    expect(cache.has("a", { offset: 5, limit: 5 })).toBe(true);
+    expect(cache.age("a", { offset: 0, limit: 5 })).toBeGreaterThanOrEqual(0);
+    expect(cache.age("z", { offset: 0, limit: 5 })).toBeUndefined();
+    const again = cache.revalidate("a", { offset: 0, limit: 5 });
+    expect(calls.map((c) => c.purpose)).toEqual(["prefetch"]);
+    calls[0]?.resolve("a0-new");
+    expect(await again).toBe("a0-new");
+    expect(await cache.load("a", { offset: 0, limit: 5 })).toBe("a0-new");
+  });
 });

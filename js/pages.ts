@@ -4,7 +4,9 @@
  *
  * `load` asks for what the user wants now (a newer `load` cancels an older one that is still
  * waiting, through the fetcher's `key`); `prefetch` fills the cache quietly and is adopted
- * by a `load` for the same page instead of asking twice.
+ * by a `load` for the same page instead of asking twice. Pages are kept in a small LRU keyed
+ * by (query, offset, limit), so going back to a page or an order already shown answers at
+ * once; `age` and `revalidate` let the caller check such a page quietly afterwards.
  */
 
 export interface PageRequest {
@@ -18,10 +20,11 @@ export class PageCache<Q, P> {
   private readonly fetcher: Fetcher<Q, P>;
   private readonly capacity: number;
   private readonly done = new Map<string, P>();
+  private readonly fetchedAt = new Map<string, number>();
   private readonly inFlight = new Map<string, Promise<P>>();
   private generation = 0;
 
-  constructor(fetcher: Fetcher<Q, P>, capacity = 6) {
+  constructor(fetcher: Fetcher<Q, P>, capacity = 24) {
     this.fetcher = fetcher;
     this.capacity = capacity;
   }
@@ -49,10 +52,24 @@ export class PageCache<Q, P> {
     return this.done.has(cacheKey(query, page));
   }
 
+  /** Milliseconds since the cached page was fetched, or undefined when it is not cached. */
+  age(query: Q, page: PageRequest): number | undefined {
+    const at = this.fetchedAt.get(cacheKey(query, page));
+    return at === undefined ? undefined : Date.now() - at;
+  }
+
+  /** Fetch a cached page again in the background (`prefetch` purpose: never cancels a load)
+   * and store the answer; a fetch already on its way for that page is reused. */
+  revalidate(query: Q, page: PageRequest): Promise<P> {
+    const key = cacheKey(query, page);
+    return this.inFlight.get(key) ?? this.fetch(key, query, page, "prefetch");
+  }
+
   /** Forget everything (after a refresh); answers still on their way are not stored. */
   clear(): void {
     this.generation++;
     this.done.clear();
+    this.fetchedAt.clear();
     this.inFlight.clear();
   }
 
@@ -62,6 +79,7 @@ export class PageCache<Q, P> {
       (result) => {
         if (generation === this.generation) {
           this.inFlight.delete(key);
+          this.fetchedAt.set(key, Date.now());
           this.touch(key, result);
         }
         return result;
@@ -81,6 +99,7 @@ export class PageCache<Q, P> {
     while (this.done.size > this.capacity) {
       const oldest = this.done.keys().next().value as string;
       this.done.delete(oldest);
+      this.fetchedAt.delete(oldest);
     }
   }
 }

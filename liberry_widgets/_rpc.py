@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
-__all__ = ["Handler", "RpcChannel", "RpcError", "json_safe"]
+__all__ = ["Handler", "RpcChannel", "RpcError", "after_reply", "json_safe"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,20 @@ Handler = Callable[[dict[str, Any]], Any]
 
 class RpcError(Exception):
     """An error whose message is meant for the user as is (no exception type prefix)."""
+
+
+_current = threading.local()
+
+
+def after_reply(callback: Callable[[], None]) -> None:
+    """Run `callback` once the reply of the request being handled has been sent (at once
+    outside a request): work the view does not wait for, such as a trait update, then does
+    not hold up the answer it waits for."""
+    pending: list[Callable[[], None]] | None = getattr(_current, "after", None)
+    if pending is None:
+        callback()
+    else:
+        pending.append(callback)
 
 
 class _Messenger(Protocol):
@@ -159,6 +173,20 @@ class RpcChannel:
             self._futures.pop(request_id, None)
 
     def _run(self, request_id: str, kind: str, params: dict[str, Any]) -> None:
+        outer = getattr(_current, "after", None)
+        after: list[Callable[[], None]] = []
+        _current.after = after
+        try:
+            self._answer(request_id, kind, params)
+        finally:
+            _current.after = outer
+            for callback in after:
+                try:
+                    callback()
+                except Exception:
+                    log.debug("liberry widget after-reply work failed", exc_info=True)
+
+    def _answer(self, request_id: str, kind: str, params: dict[str, Any]) -> None:
         handler = self._handlers.get(kind)
         if handler is None:
             known = ", ".join(sorted(self._handlers)) or "none"

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import traitlets
 
 from ._base import LiberryWidget, static_css, static_module
-from ._rpc import Handler, RpcError, json_safe
+from ._rpc import Handler, RpcError, after_reply, json_safe
 from .query import KeyContext, QuerySyntaxError, format_query, parse_query
 
 if TYPE_CHECKING:
@@ -312,10 +312,12 @@ class Runs(LiberryWidget):
         result = {"rows": rows, "total": total, "offset": offset, "limit": limit,
                   "columns": columns}  # fmt: skip
         if offset == 0 and (filters or {}) == self.filters and order == self.order:
-            self._snapshot = json_safe(
+            snapshot = json_safe(
                 {**result, "filters": filters or {}, "order": order,
                  "taken_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
             )  # fmt: skip
+            # After the reply: the view paints the page first, the trait sync comes next.
+            after_reply(lambda: setattr(self, "_snapshot", snapshot))
         return result
 
     def _query(

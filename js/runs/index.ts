@@ -66,6 +66,12 @@ interface Snapshot extends PageReply {
 }
 
 const PAGE_SIZES = [25, 50, 100, 200];
+/** A cached page older than this is painted at once, then fetched again quietly. */
+const REVALIDATE_AFTER_MS = 10_000;
+
+function samePage(a: PageReply, b: PageReply): boolean {
+  return a.total === b.total && JSON.stringify(a.rows) === JSON.stringify(b.rows);
+}
 
 function render({ model, el }: RenderProps<RunsTraits>): () => void {
   const rpc = new Rpc(model);
@@ -375,6 +381,18 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
       }
       if (reply.offset + reply.limit < reply.total) {
         pages.prefetch(query, { offset: reply.offset + reply.limit, limit: reply.limit });
+      }
+      // A page painted from the cache that is no longer fresh (an order shown a while ago):
+      // ask again quietly and redraw only when the rows changed.
+      if (instant && (pages.age(query, page) ?? 0) > REVALIDATE_AFTER_MS) {
+        void pages.revalidate(query, page).then(
+          (again) => {
+            if (seq !== loadSeq || current !== reply || samePage(again, reply)) return;
+            current = again;
+            draw();
+          },
+          () => undefined,
+        );
       }
     } catch (err) {
       if (seq !== loadSeq || isCancelled(err)) return;

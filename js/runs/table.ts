@@ -3,7 +3,7 @@
  * tags and readable numbers, and pinned columns that stay put while scrolling sideways.
  * It only draws what it is given; `index.ts` owns the data.
  */
-import { h, replace } from "../dom";
+import { h } from "../dom";
 import { type Column, type Row, cellValue, parseOrder } from "./columns";
 import { formatDate, formatRelative, formatValue, parseTime } from "./format";
 
@@ -26,17 +26,59 @@ export interface TableView {
 export class RunTable {
   readonly el: HTMLElement;
   private readonly table: HTMLTableElement;
+  private readonly thead: HTMLTableSectionElement;
+  private readonly tbody: HTMLTableSectionElement;
   private view: TableView | null = null;
   private dragging: string | null = null;
+  /** What the header was last drawn for: it is rebuilt only when this changes. */
+  private headKey = "";
+  /** Sticky `left` of each pinned column index, as last measured (CSS variables). */
+  private offsets: number[] = [];
+  private pinFrame = 0;
+  /** The header key the body rows were built for ("" when they are not run rows). */
+  private bodyKey = "";
 
   constructor(private readonly events: TableEvents) {
-    this.table = h("table", { class: "lb-table", testid: "runs-table" });
+    this.thead = h("thead");
+    this.tbody = h("tbody");
+    this.table = h("table", { class: "lb-table", testid: "runs-table" }, this.thead, this.tbody);
     this.el = h("div", { class: "lb-table-wrap", testid: "runs-table-wrap" }, this.table);
+    // One set of listeners for every row (rows are redrawn as one HTML string per page).
+    const rowOf = (e: Event): HTMLTableRowElement | null => {
+      const tr = (e.target as Element | null)?.closest?.("tr");
+      return tr && tr.parentElement === this.tbody && tr.dataset.runId !== undefined ? (tr as HTMLTableRowElement) : null;
+    };
+    this.tbody.addEventListener("click", (e) => {
+      const target = e.target as Element;
+      if (target instanceof HTMLInputElement && target.type === "checkbox") return;
+      const tr = rowOf(e);
+      if (tr) this.events.open(tr.dataset.runId ?? "");
+    });
+    this.tbody.addEventListener("keydown", (e) => {
+      if (e.key !== "Enter" || e.target instanceof HTMLInputElement) return;
+      const tr = rowOf(e);
+      if (tr) this.events.open(tr.dataset.runId ?? "");
+    });
+    this.tbody.addEventListener("change", (e) => {
+      const box = e.target;
+      if (!(box instanceof HTMLInputElement) || box.type !== "checkbox") return;
+      const tr = rowOf(e);
+      if (tr) this.events.select([tr.dataset.runId ?? ""], box.checked);
+    });
   }
 
   render(view: TableView): void {
     this.view = view;
-    replace(this.table, this.head(view), this.body(view));
+    const headKey = JSON.stringify([view.columns.map((c) => c.id), [...view.pinned], view.order]);
+    if (headKey !== this.headKey || !this.thead.firstChild) {
+      this.headKey = headKey;
+      this.thead.replaceChildren(this.head(view));
+    }
+    if (!this.patchBody(view)) {
+      this.tbody.innerHTML = this.bodyHtml(view);
+      this.bodyKey = view.rows.length ? headKey : "";
+    }
+    this.syncSelectAll();
     this.pin();
   }
 
@@ -44,7 +86,7 @@ export class RunTable {
   updateSelection(selected: ReadonlySet<string>): void {
     if (!this.view) return;
     this.view = { ...this.view, selected };
-    for (const tr of this.table.tBodies[0]?.rows ?? []) {
+    for (const tr of this.tbody.rows) {
       const id = tr.dataset.runId ?? "";
       const box = tr.querySelector<HTMLInputElement>("input[type=checkbox]");
       if (box) box.checked = selected.has(id);
@@ -55,7 +97,7 @@ export class RunTable {
 
   setActive(id: string | null): void {
     if (this.view) this.view = { ...this.view, active: id };
-    for (const tr of this.table.tBodies[0]?.rows ?? []) tr.classList.toggle("lb-active", tr.dataset.runId === id);
+    for (const tr of this.tbody.rows) tr.classList.toggle("lb-active", tr.dataset.runId === id);
   }
 
   private head(view: TableView): HTMLElement {
@@ -66,22 +108,24 @@ export class RunTable {
       on: {
         change: (e) => {
           const checked = (e.target as HTMLInputElement).checked;
-          this.events.select(view.rows.map((r) => r.id), checked);
+          this.events.select((this.view?.rows ?? []).map((r) => r.id), checked);
         },
       },
     });
-    const cells: HTMLElement[] = [h("th", { class: "lb-check lb-pinned" }, all)];
-    for (const col of view.columns) {
+    const cells: HTMLElement[] = [h("th", { class: "lb-check lb-pinned", style: { left: "var(--lb-pin-0, 0px)" } }, all)];
+    view.columns.forEach((col, index) => {
       const sorted = col.sortField !== null && col.sortField === field;
+      const pinned = view.pinned.has(col.id);
       const th = h(
         "th",
         {
           class: [
-            view.pinned.has(col.id) ? "lb-pinned" : "",
+            pinned ? "lb-pinned" : "",
             col.sortField ? "lb-sortable" : "",
             col.kind !== "meta" ? `lb-${col.kind}` : "",
           ].join(" ").trim(),
           title: col.sortField ? `${col.id}: click to sort, drag to move` : `${col.id}: drag to move`,
+          style: pinned ? { left: `var(--lb-pin-${index + 1}, 0px)` } : undefined,
           attrs: {
             "data-column": col.id,
             draggable: "true",
@@ -111,91 +155,92 @@ export class RunTable {
         sorted ? h("span", { class: "lb-sort", text: descending ? " ▼" : " ▲" }) : null,
       );
       cells.push(th);
-    }
-    queueMicrotask(() => this.syncSelectAll());
-    return h("thead", {}, h("tr", {}, ...cells));
+    });
+    return h("tr", {}, ...cells);
   }
 
-  private body(view: TableView): HTMLElement {
-    const tbody = h("tbody");
+  /** Every row as one HTML string: one parse instead of thousands of DOM calls per page. */
+  private bodyHtml(view: TableView): string {
     if (view.rows.length === 0) {
-      tbody.append(
-        h(
-          "tr",
-          { class: "lb-empty" },
-          h("td", { attrs: { colspan: view.columns.length + 1 }, text: "No runs match." }),
-        ),
-      );
-      return tbody;
+      return `<tr class="lb-empty"><td colspan="${view.columns.length + 1}">No runs match.</td></tr>`;
     }
+    const now = new Date();
+    const cols = view.columns.map((col, index) => ({
+      col,
+      pinned: view.pinned.has(col.id),
+      open: `<td${view.pinned.has(col.id) ? ` style="left:var(--lb-pin-${index + 1},0px)"` : ""} data-column="${esc(col.id)}"`,
+    }));
+    const out: string[] = [];
     for (const row of view.rows) {
       const selected = view.selected.has(row.id);
-      const box = h("input", {
-        attrs: { type: "checkbox", "aria-label": `Select ${row.name}`, checked: selected },
-        on: {
-          click: (e) => e.stopPropagation(),
-          change: (e) => this.events.select([row.id], (e.target as HTMLInputElement).checked),
-        },
-      });
-      const tr = h(
-        "tr",
-        {
-          class: [selected ? "lb-selected" : "", view.active === row.id ? "lb-active" : ""].join(" ").trim(),
-          testid: "run-row",
-          attrs: { "data-run-id": row.id, "data-state": row.state ?? "", tabindex: 0 },
-          on: {
-            click: () => this.events.open(row.id),
-            keydown: (e) => {
-              if ((e as KeyboardEvent).key === "Enter") this.events.open(row.id);
-            },
-          },
-        },
-        h("td", { class: "lb-check lb-pinned" }, box),
-        ...view.columns.map((col) => this.cell(row, col, view.pinned.has(col.id))),
+      const cls = [selected ? "lb-selected" : "", view.active === row.id ? "lb-active" : ""].join(" ").trim();
+      out.push(
+        `<tr${cls ? ` class="${cls}"` : ""} data-testid="run-row" data-run-id="${esc(row.id)}" ` +
+          `data-state="${esc(row.state ?? "")}" tabindex="0">` +
+          `<td class="lb-check lb-pinned" style="left:var(--lb-pin-0,0px)"><input type="checkbox" ` +
+          `aria-label="${esc(`Select ${row.name}`)}"${selected ? " checked" : ""}></td>`,
       );
-      tbody.append(tr);
+      for (const { col, pinned, open } of cols) {
+        const cell = cellParts(row, col, pinned, now);
+        out.push(
+          `${open}${cell.cls ? ` class="${cell.cls}"` : ""}` +
+            `${cell.title !== undefined ? ` title="${esc(cell.title)}"` : ""}>` +
+            `${cell.html ?? esc(cell.text ?? "")}</td>`,
+        );
+      }
+      out.push("</tr>");
     }
-    return tbody;
+    return out.join("");
   }
 
-  private cell(row: Row, col: Column, pinned: boolean): HTMLElement {
-    const value = cellValue(row, col);
-    const td = h("td", { class: pinned ? "lb-pinned" : "", attrs: { "data-column": col.id } });
-    switch (col.id) {
-      case "name":
-        td.classList.add("lb-name");
-        td.append(h("span", { text: row.name || row.id, title: `${row.name}\nid: ${row.id}` }));
-        return td;
-      case "id":
-        td.classList.add("lb-mono");
-        td.textContent = row.id;
-        return td;
-      case "state":
-        td.append(stateBadge(row.state));
-        return td;
-      case "created_at":
-      case "heartbeat_at": {
-        const text = typeof value === "string" ? value : null;
-        const date = parseTime(text);
-        td.textContent = formatRelative(text);
-        if (date) td.title = formatDate(date);
-        return td;
+  /** Same columns and as many rows as on screen: rewrite only the text and attributes that
+   * changed, keeping every element (the browser then re-lays out far less than for new rows). */
+  private patchBody(view: TableView): boolean {
+    const trs = this.tbody.rows;
+    if (!this.bodyKey || this.bodyKey !== this.headKey || trs.length !== view.rows.length) return false;
+    const now = new Date();
+    for (let r = 0; r < view.rows.length; r++) {
+      const row = view.rows[r] as Row;
+      const tr = trs[r] as HTMLTableRowElement;
+      if (tr.cells.length !== view.columns.length + 1) return false;
+      const selected = view.selected.has(row.id);
+      const cls = [selected ? "lb-selected" : "", view.active === row.id ? "lb-active" : ""].join(" ").trim();
+      if (tr.className !== cls) tr.className = cls;
+      if (tr.dataset.runId !== row.id) tr.dataset.runId = row.id;
+      if (tr.dataset.state !== (row.state ?? "")) tr.dataset.state = row.state ?? "";
+      const box = tr.cells[0]?.firstElementChild;
+      if (box instanceof HTMLInputElement) {
+        box.checked = selected;
+        const label = `Select ${row.name}`;
+        if (box.getAttribute("aria-label") !== label) box.setAttribute("aria-label", label);
       }
-      case "tags":
-        for (const tag of row.tags ?? []) td.append(h("span", { class: "lb-tag", text: tag }));
-        return td;
-      default: {
-        const text = formatValue(value, col.key);
-        td.textContent = text;
-        if (typeof value === "number") td.classList.add("lb-num");
-        if (text.length > 24) td.title = text;
-        return td;
-      }
+      view.columns.forEach((col, i) => {
+        const td = tr.cells[i + 1] as HTMLTableCellElement;
+        const cell = cellParts(row, col, view.pinned.has(col.id), now);
+        if (td.className !== cell.cls) td.className = cell.cls;
+        if (cell.title === undefined) {
+          if (td.hasAttribute("title")) td.removeAttribute("title");
+        } else if (td.title !== cell.title) td.title = cell.title;
+        if (cell.html !== undefined) {
+          if (shownHtml.get(td) !== cell.html) {
+            td.innerHTML = cell.html;
+            shownHtml.set(td, cell.html);
+          }
+        } else {
+          shownHtml.delete(td);
+          const text = cell.text ?? "";
+          const node = td.firstChild;
+          if (node && node === td.lastChild && node.nodeType === Node.TEXT_NODE) {
+            if ((node as Text).data !== text) (node as Text).data = text;
+          } else if (td.textContent !== text || td.firstElementChild) td.textContent = text;
+        }
+      });
     }
+    return true;
   }
 
   private syncSelectAll(): void {
-    const all = this.table.querySelector<HTMLInputElement>("thead input[type=checkbox]");
+    const all = this.thead.querySelector<HTMLInputElement>("input[type=checkbox]");
     if (!all || !this.view) return;
     const ids = this.view.rows.map((r) => r.id);
     const count = ids.filter((id) => this.view?.selected.has(id)).length;
@@ -203,10 +248,14 @@ export class RunTable {
     all.indeterminate = count > 0 && count < ids.length;
   }
 
-  /** Give pinned cells their sticky `left` offsets, measured from the header. */
+  /** Give pinned columns their sticky `left` offsets, measured from the header in the next
+   * frame (when the browser lays out anyway); written only when they changed, as CSS
+   * variables on the table, so a new page costs no style writes per cell. */
   private pin(): void {
-    requestAnimationFrame(() => {
-      const headCells = [...(this.table.tHead?.rows[0]?.cells ?? [])];
+    if (this.pinFrame) return;
+    this.pinFrame = requestAnimationFrame(() => {
+      this.pinFrame = 0;
+      const headCells = [...(this.thead.rows[0]?.cells ?? [])];
       let left = 0;
       const offsets: number[] = [];
       headCells.forEach((cell, i) => {
@@ -215,14 +264,69 @@ export class RunTable {
           left += cell.getBoundingClientRect().width;
         }
       });
-      for (const tr of [...(this.table.tHead?.rows ?? []), ...(this.table.tBodies[0]?.rows ?? [])]) {
-        [...tr.cells].forEach((cell, i) => {
-          const offset = offsets[i];
-          if (offset !== undefined) cell.style.left = `${offset}px`;
-        });
-      }
+      offsets.forEach((offset, i) => {
+        if (this.offsets[i] !== offset) this.table.style.setProperty(`--lb-pin-${i}`, `${offset}px`);
+      });
+      this.offsets = offsets;
     });
   }
+}
+
+interface CellParts {
+  cls: string;
+  title: string | undefined;
+  /** Plain text, or `html` for cells with markup (name, state badge, tags). */
+  text?: string;
+  html?: string;
+}
+
+/** The markup a row's cell shows, for the first draw and for in-place updates. */
+const shownHtml = new WeakMap<Element, string>();
+
+function cellParts(row: Row, col: Column, pinned: boolean, now: Date): CellParts {
+  const value = cellValue(row, col);
+  const pin = pinned ? "lb-pinned" : "";
+  switch (col.id) {
+    case "name":
+      return {
+        cls: pinned ? "lb-pinned lb-name" : "lb-name",
+        title: undefined,
+        html: `<span title="${esc(`${row.name}\nid: ${row.id}`)}">${esc(row.name || row.id)}</span>`,
+      };
+    case "id":
+      return { cls: pinned ? "lb-pinned lb-mono" : "lb-mono", title: undefined, text: row.id };
+    case "state":
+      return { cls: pin, title: undefined, html: badgeHtml(row.state) };
+    case "created_at":
+    case "heartbeat_at": {
+      const text = typeof value === "string" ? value : null;
+      const date = parseTime(text);
+      return { cls: pin, title: date ? formatDate(date) : undefined, text: formatRelative(text, now) };
+    }
+    case "tags":
+      return {
+        cls: pin,
+        title: undefined,
+        html: (row.tags ?? []).map((tag) => `<span class="lb-tag">${esc(tag)}</span>`).join(""),
+      };
+    default: {
+      const text = formatValue(value, col.key);
+      const cls = typeof value === "number" ? (pinned ? "lb-pinned lb-num" : "lb-num") : pin;
+      return { cls, title: text.length > 24 ? text : undefined, text };
+    }
+  }
+}
+
+function badgeHtml(state: string | null): string {
+  const name = state ?? "unknown";
+  return `<span class="lb-badge lb-state-${name.replace(/[^a-z]/g, "")}" data-testid="state-badge">${esc(name)}</span>`;
+}
+
+const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
+/** Text or an attribute value, safe inside HTML. */
+export function esc(text: string): string {
+  return /[&<>"']/.test(text) ? text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c) : text;
 }
 
 export function stateBadge(state: string | null): HTMLElement {
