@@ -8,19 +8,11 @@ import { type Rpc, isCancelled } from "../rpc";
 import { StatusLine } from "../status";
 import type { Theme } from "../theme";
 import { formatDate, formatRelative, formatValue, parseTime } from "./format";
+import type { Row } from "./columns";
 import { stateBadge } from "./table";
 
-export interface RunDetail {
-  id: string;
-  name: string;
-  state: string | null;
-  created_at: string | null;
-  heartbeat_at: string | null;
-  tags: string[];
-  group: string | null;
-  job_type: string | null;
-  sweep: string | null;
-  notes: string | null;
+/** One run in full, as the kernel's `detail` reply sends it: a table row's fields and more. */
+export interface RunDetail extends Omit<Row, "values"> {
   url: string | null;
   config: Record<string, unknown>;
   summary: Record<string, unknown>;
