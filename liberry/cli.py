@@ -113,7 +113,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if os.geteuid() == 0:
             cmd.append("--allow-root")
         print(f"opening {notebook} in JupyterLab (Ctrl-C stops both)...", flush=True)
-        proc = subprocess.Popen(cmd, env=env)
+        # jupyter resolves the notebook path from its working directory, not root_dir.
+        proc = subprocess.Popen(cmd, env=env, cwd=notebook.parent)
         try:
             return proc.wait()
         except KeyboardInterrupt:
