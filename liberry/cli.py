@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -101,15 +103,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
+        lab_port, token = _free_port(), secrets.token_hex(24)
         cmd = [
             "jupyter",
             "lab",
             str(notebook.name),
             f"--ServerApp.root_dir={notebook.parent}",
             "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={lab_port}",
+            f"--IdentityProvider.token={token}",
         ]
         if args.no_browser:
             cmd.append("--no-browser")
+            print(
+                f"notebook:       http://127.0.0.1:{lab_port}/lab/tree/{notebook.name}?token={token}",
+                flush=True,
+            )
         if os.geteuid() == 0:
             cmd.append("--allow-root")
         print(f"opening {notebook} in JupyterLab (Ctrl-C stops both)...", flush=True)
@@ -123,6 +132,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
             return 0
         finally:
             stop_live.set()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _wait_forever() -> None:
