@@ -235,15 +235,10 @@ class WandbClient:
         )
 
     def liberry_api(self) -> Any:
-        """A `liberry.Api` pointed at the server, or None while it does not exist yet."""
-        try:
-            import liberry
-        except ImportError:
-            return None
-        api_cls = getattr(liberry, "Api", None)
-        if api_cls is None:
-            return None
-        return api_cls(
+        """A `liberry.Api` pointed at the server."""
+        import liberry
+
+        return liberry.Api(
             overrides={"base_url": self.url, "entity": self.entity}, api_key=self.api_key
         )
 

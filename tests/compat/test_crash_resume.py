@@ -154,8 +154,8 @@ def test_resume_allow_and_must(wandb_client: WandbClient) -> None:
     want = [{"_step": i, "loss": 1.0 / (i + 1),
              "phase": "allow" if i < 10 or i >= 20 else "must"} for i in range(25)]
     apis = [wandb_client.api()]
-    if (lib := wandb_client.liberry_api()) is not None:
-        apis.append(lib)
+    lib = wandb_client.liberry_api()
+    apis.append(lib)
     for api in apis:
         run = api.run(path)
         assert run.state == "finished"
@@ -198,8 +198,8 @@ def test_wandb_sync_uploads_offline_run(wandb_client: WandbClient, tmp_path: Pat
 
     path = f"{wandb_client.entity}/{project}/{run_id}"
     apis = [("wandb", wandb_client.api())]
-    if (lib := wandb_client.liberry_api()) is not None:
-        apis.append(("liberry", lib))
+    lib = wandb_client.liberry_api()
+    apis.append(("liberry", lib))
     for name, api in apis:
         got = read_run(api, path, download_to=tmp_path / name)
         assert got["state"] == "finished"

@@ -61,8 +61,8 @@ def test_projects(wandb_client: WandbClient, project: dict[str, Any]) -> None:
     assert project["name"] in names
     proj = api.project(project["name"], wandb_client.entity)
     assert proj.entity == wandb_client.entity
-    if (lib := wandb_client.liberry_api()) is not None:
-        assert project["name"] in [p.name for p in lib.projects(wandb_client.entity)]
+    lib = wandb_client.liberry_api()
+    assert project["name"] in [p.name for p in lib.projects(wandb_client.entity)]
 
 
 def test_runs_listing_order_and_pagination(
@@ -119,8 +119,8 @@ def test_runs_filters(
     runs = api.runs(project["path"], filters=filters, per_page=2)
     assert _ids_of(runs) == {ids[i] for i in want}
     assert len(runs) == len(want)
-    if (lib := wandb_client.liberry_api()) is not None:
-        assert _ids_of(lib.runs(project["path"], filters=filters)) == {ids[i] for i in want}
+    lib = wandb_client.liberry_api()
+    assert _ids_of(lib.runs(project["path"], filters=filters)) == {ids[i] for i in want}
 
 
 def test_run_attributes_config_summary(wandb_client: WandbClient, project: dict[str, Any]) -> None:
@@ -172,8 +172,8 @@ def test_run_update(wandb_client: WandbClient, project: dict[str, Any]) -> None:
     run.update()
 
     readers = [wandb_client.api()]
-    if (lib := wandb_client.liberry_api()) is not None:
-        readers.append(lib)
+    lib = wandb_client.liberry_api()
+    readers.append(lib)
     for reader in readers:
         again = reader.run(path)
         assert again.name == "renamed" and again.notes == "edited through wandb.Api"

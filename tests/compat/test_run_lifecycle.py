@@ -135,20 +135,14 @@ def logged_run(runs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _apis(client: WandbClient) -> list[tuple[str, Any]]:
-    apis = [("wandb", client.api())]
-    lib = client.liberry_api()
-    if lib is not None:
-        apis.append(("liberry", lib))
-    return apis
+    return [("wandb", client.api()), ("liberry", client.liberry_api())]
 
 
 @pytest.mark.parametrize("which", ["wandb", "liberry"])
 def test_everything_logged_reads_back_identical(
     wandb_client: WandbClient, logged_run: dict[str, Any], which: str, tmp_path: Path
 ) -> None:
-    api = dict(_apis(wandb_client)).get(which)
-    if api is None:
-        pytest.skip("liberry.Api is not available yet")
+    api = dict(_apis(wandb_client))[which]
     got = read_run(api, logged_run["path"], download_to=tmp_path)
 
     assert got["id"] == logged_run["id"]

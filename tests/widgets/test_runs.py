@@ -177,8 +177,7 @@ def test_run_detail_and_history_chart(seeded: dict[str, Any], api: liberry.Api) 
 
 
 def test_chart_assets_are_served_compressed(seeded: dict[str, Any], api: liberry.Api) -> None:
-    if not (STATIC / "vega.js").is_file():
-        pytest.skip("front end not built (npm run build)")
+    assert (STATIC / "vega.js").is_file(), "the front end is not built: run `npm run build`"
     _, view = make(seeded, api)
     asset = view.result("asset", name="vega")
     assert asset["encoding"] == "gzip+base64"
