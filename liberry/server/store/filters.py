@@ -166,6 +166,11 @@ def split_path(text: str, where: str) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- fields
 
 
+def _boolean_kinds(op: str, value: bool) -> list[str]:
+    """The JSON kinds ("false", "true") that satisfy `x op value`, with false < true."""
+    return ["true" if b else "false" for b in (False, True) if _COMPARISONS[op](b, value)]
+
+
 class Field:
     """One filterable thing; every method returns a two-valued condition."""
 
@@ -242,9 +247,8 @@ class JsonField(Field):
         if value is None:
             return self._null_compare(op)
         if isinstance(value, bool):
-            # false < true; keep the booleans `op value` selects.
-            chosen = [b for b in (False, True) if _COMPARISONS[op](b, value)]
-            return self._kind(*("true" if b else "false" for b in chosen)) if chosen else false()
+            kinds = _boolean_kinds(op, value)
+            return self._kind(*kinds) if kinds else false()
         if isinstance(value, int | float):
             number = jsonsql.number_value(self.ref, self.dialect)
             operand = jsonsql.number_param(value, self.dialect)
@@ -356,8 +360,8 @@ class ValueField(Field):
         if value is None:
             return self._null_compare(op)
         if isinstance(value, bool):
-            chosen = [b for b in (False, True) if _COMPARISONS[op](b, value)]
-            return self._kind(*("true" if b else "false" for b in chosen)) if chosen else false()
+            kinds = _boolean_kinds(op, value)
+            return self._kind(*kinds) if kinds else false()
         if isinstance(value, int | float):
             operand = jsonsql.number_param(value, self.dialect)
             return self.has(
