@@ -37,6 +37,12 @@ MAX_JSON_BODY = 256 * 1024 * 1024
 MAX_UPLOAD = 5 * 1024 * 1024 * 1024
 
 
+def _dumps(result: Any) -> bytes:
+    # orjson: ~10x faster than the json module; non-finite floats were already encoded as
+    # W&B's strings by the JSON scalar (a bare NaN would become null here, not invalid JSON).
+    return orjson.dumps(result)
+
+
 def _error(status: int, message: str, **headers: str) -> JSONResponse:
     return JSONResponse(
         {"errors": [{"message": message}], "error": message}, status, headers=headers
@@ -79,12 +85,16 @@ def create_app(store: Store, blobs: Blobs, *, heartbeat_timeout_s: float = 300.0
         try:
             user = await authed(request)
             body = await _read_json(request)
-            result = await run_in_threadpool(gql.execute, body, user, str(request.base_url))
+            # Encoded in the worker thread too: a 1,000-run page is ~1 MB of JSON, and
+            # encoding it on the event loop would stall every other request meanwhile.
+            encoded = await run_in_threadpool(
+                lambda: _dumps(gql.execute(body, user, str(request.base_url)))
+            )
         except AuthError as exc:
             return _error(401, str(exc), **{"WWW-Authenticate": 'Basic realm="liberry"'})
         except BadRequest as exc:
             return _error(400, str(exc))
-        return JSONResponse(result)
+        return Response(encoded, media_type="application/json")
 
     async def file_stream(request: Request) -> Response:
         p = request.path_params

@@ -181,38 +181,77 @@ def _wandb_internal(config_text: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+# Run fields read straight from a store column (W&B field name -> column).
+_RUN_COLUMNS = {
+    "name": "name",
+    "state": "state",
+    "config": "config",
+    "summaryMetrics": "summary",
+    "systemMetrics": "system_metrics",
+    "group": "group_name",
+    "groupName": "group_name",
+    "jobType": "job_type",
+    "notes": "notes",
+    "description": "description",
+    "commit": "commit_hash",
+    "host": "host",
+    "program": "program",
+    "sweepName": "sweep_name",
+    "exitcode": "exitcode",
+    "historyLineCount": "history_line_count",
+    "logLineCount": "log_line_count",
+    "eventsLineCount": "events_line_count",
+}
+
+
 class RunObj:
+    """A run row as W&B's `Run` type. Nothing is converted up front: a page of 1,000 runs
+    that selects only `name config summaryMetrics` reads just those three columns."""
+
+    sweep = None
+    readOnly = False
+    stopped = False
+
     def __init__(self, row: dict[str, Any], project: dict[str, Any]) -> None:
         self.row = row
         self.project_row = project
-        self.id = encode_id("Run", row["id"])
-        self.name = row["name"]
-        self.displayName = row.get("display_name") or row["name"]
-        self.state = row["state"]
-        self.config = row["config"]
-        self.summaryMetrics = row["summary"]
-        self.systemMetrics = row["system_metrics"]
-        self.tags = json.loads(row["tags"] or "[]")
-        self.group = row.get("group_name")
-        self.groupName = self.group
-        self.jobType = row.get("job_type")
-        self.notes = row.get("notes")
-        self.description = row.get("description")
-        self.commit = row.get("commit_hash")
-        self.host = row.get("host")
-        self.program = row.get("program")
-        self.sweepName = row.get("sweep_name")
-        self.sweep = None
-        self.readOnly = False
-        self.createdAt = iso_to_wandb(row["created_at"])
-        self.updatedAt = iso_to_wandb(row["updated_at"])
-        self.heartbeatAt = iso_to_wandb(row["heartbeat_at"])
-        self.exitcode = row.get("exitcode")
-        self.projectId = str(row["project_id"])
-        self.historyLineCount = row["history_line_count"]
-        self.logLineCount = row["log_line_count"]
-        self.eventsLineCount = row["events_line_count"]
-        self.stopped = False
+
+    def __getattr__(self, field: str) -> Any:
+        # Only called for names not found on the class: the plain column fields.
+        column = _RUN_COLUMNS.get(field)
+        if column is None:
+            raise AttributeError(field)
+        return self.row.get(column)
+
+    @property
+    def displayName(self) -> str:
+        name: str = self.row.get("display_name") or self.row["name"]
+        return name
+
+    @property
+    def id(self) -> str:
+        return encode_id("Run", self.row["id"])
+
+    @property
+    def projectId(self) -> str:
+        return str(self.row["project_id"])
+
+    @property
+    def tags(self) -> list[str]:
+        tags: list[str] = json.loads(self.row["tags"] or "[]")
+        return tags
+
+    @property
+    def createdAt(self) -> str | None:
+        return iso_to_wandb(self.row["created_at"])
+
+    @property
+    def updatedAt(self) -> str | None:
+        return iso_to_wandb(self.row["updated_at"])
+
+    @property
+    def heartbeatAt(self) -> str | None:
+        return iso_to_wandb(self.row["heartbeat_at"])
 
     def project(self, info: Info) -> ProjectObj:
         return ProjectObj(self.project_row)

@@ -65,6 +65,7 @@ from .filters import (
     ValueField,
     resolve_field,
 )
+from .util import fetch_dicts
 
 __all__ = ["DEFAULT_ORDER", "OrderError", "OrderSpec", "compile_order"]
 
@@ -199,7 +200,7 @@ class OrderSpec:
             if after:
                 stmt = stmt.where(self.after(after))
             stmt = stmt.order_by(*self.order_by).limit(limit)
-            return [dict(row) for row in conn.execute(stmt).mappings()]
+            return fetch_dicts(conn, stmt)
         cursor = self.decode(after) if after else None
         first_group = cursor[0] if cursor else jsonsql.RANK_NUMBER
         rows: list[dict[str, Any]] = []
@@ -208,13 +209,13 @@ class OrderSpec:
                 return rows
             within = cursor if cursor and cursor[0] == group else None
             arm = _group_arm(self.value, stmt, project_id, group, within, limit - len(rows))
-            rows += [dict(row) for row in conn.execute(arm).mappings()]
+            rows += fetch_dicts(conn, arm)
         if len(rows) >= limit:
             return rows
         within = cursor if cursor and cursor[0] == jsonsql.RANK_MISSING else None
         if within or _some_run_lacks(conn, self.value, project_id):
             arm = _missing_arm(self.value, stmt, within, limit - len(rows))
-            rows += [dict(row) for row in conn.execute(arm).mappings()]
+            rows += fetch_dicts(conn, arm)
         return rows
 
 
