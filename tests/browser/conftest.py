@@ -1,7 +1,9 @@
-"""Real-browser fixtures: a liberry server with demo data, JupyterLab, and Debian Chromium.
+"""Real-browser fixtures: a liberry server with demo data, the notebook hosts (JupyterLab 4,
+Notebook 7, marimo), and Debian Chromium.
 
-Everything listens on 127.0.0.1 only. One JupyterLab and one browser serve the whole session;
-each test gets a fresh copy of the notebook (so a fresh kernel) and a fresh browser context.
+Everything listens on 127.0.0.1 only. Each host and the browser start once per session, and
+only when a test asks for them; each test gets a fresh copy of the notebook (so a fresh kernel;
+marimo starts one per page load) and a fresh browser context.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -61,49 +64,54 @@ def _write_lab_settings(settings: Path) -> None:
         path.write_text(json.dumps(body))
 
 
-@pytest.fixture(scope="session")
-def lab(
-    liberry_server: ServerHandle,
-    tmp_path_factory: pytest.TempPathFactory,
-    request: pytest.FixtureRequest,
-) -> Iterator[dict[str, Any]]:
-    """JupyterLab on 127.0.0.1 whose kernels reach the seeded server through the environment.
-
-    The demo data is seeded while JupyterLab boots (the two are independent).
-    """
-    root = tmp_path_factory.mktemp("labroot")
-    state = tmp_path_factory.mktemp("labstate")
-    _write_lab_settings(state / "settings")
-    env = {
+def _kernel_env(liberry_server: ServerHandle, state: Path) -> dict[str, str]:
+    """The environment of a notebook server and its kernels: private Jupyter dirs, and the
+    liberry server's URL and key (the notebooks' `liberry.Api()` finds the server there; no
+    key is in a notebook)."""
+    return {
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(state / "config"),
         "JUPYTER_RUNTIME_DIR": str(state / "runtime"),
         "JUPYTERLAB_SETTINGS_DIR": str(state / "settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(state / "workspaces"),
         "IPYTHONDIR": str(state / "ipython"),
-        # The notebook's `liberry.Api()` finds the server here; no key is in the notebook.
         "LIBERRY_BASE_URL": liberry_server.url,
         "LIBERRY_API_KEY": liberry_server.api_key,
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         # Kernels import this checkout even without an editable install.
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
-    log = (state / "lab.log").open("w")
+
+
+def _jupyter_server(
+    app: str,
+    flags: list[str],
+    liberry_server: ServerHandle,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Iterator[dict[str, Any]]:
+    """Run `python -m <app>` (jupyterlab or notebook) on 127.0.0.1 until the session ends.
+
+    The demo data is seeded while the server boots (the two are independent).
+    """
+    root = tmp_path_factory.mktemp(f"{app}-root")
+    state = tmp_path_factory.mktemp(f"{app}-state")
+    _write_lab_settings(state / "settings")
+    env = _kernel_env(liberry_server, state)
+    log_path = state / "server.log"
+    log = log_path.open("w")
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "jupyterlab",
+            app,
             "--no-browser",
             "--ServerApp.ip=127.0.0.1",
             "--ServerApp.port=0",
             f"--IdentityProvider.token={TOKEN}",
             f"--ServerApp.root_dir={root}",
             "--ServerApp.allow_root=True",
-            "--LabApp.news_url=None",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--LabApp.extension_manager=readonly",
-            "--LabApp.expose_app_in_browser=True",
+            *flags,
         ],
         cwd=root,
         env=env,
@@ -112,14 +120,14 @@ def lab(
         start_new_session=True,
     )
     try:
-        request.getfixturevalue("demo_server")  # seed while JupyterLab starts
+        request.getfixturevalue("demo_server")  # seed while the server starts
         base = None
         deadline = time.monotonic() + 120
         while base is None:
             if proc.poll() is not None:
-                raise RuntimeError("jupyter lab exited:\n" + (state / "lab.log").read_text())
+                raise RuntimeError(f"{app} exited:\n" + log_path.read_text())
             if time.monotonic() > deadline:
-                raise RuntimeError("jupyter lab did not start:\n" + (state / "lab.log").read_text())
+                raise RuntimeError(f"{app} did not start:\n" + log_path.read_text())
             info = state / "runtime" / f"jpserver-{proc.pid}.json"
             if info.exists():
                 try:
@@ -134,13 +142,131 @@ def lab(
         proc.wait()
         log.close()
         raise
-    yield {"base": base, "root": root, "runtime": state / "runtime", "env": env}
+    yield {"base": base, "root": root, "runtime": state / "runtime", "env": env, "log": log_path}
     try:
         requests.post(
             f"{base}/api/shutdown", headers={"Authorization": f"token {TOKEN}"}, timeout=10
         )
         proc.wait(20)
     except (requests.RequestException, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def lab(
+    liberry_server: ServerHandle,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Iterator[dict[str, Any]]:
+    """JupyterLab 4 on 127.0.0.1 whose kernels reach the seeded server through the environment."""
+    yield from _jupyter_server(
+        "jupyterlab",
+        [
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly",
+            "--LabApp.expose_app_in_browser=True",
+        ],
+        liberry_server,
+        tmp_path_factory,
+        request,
+    )
+
+
+@pytest.fixture(scope="session")
+def nb7(
+    liberry_server: ServerHandle,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Iterator[dict[str, Any]]:
+    """Jupyter Notebook 7 on 127.0.0.1, set up like `lab` (same kernels, same environment)."""
+    yield from _jupyter_server(
+        "notebook",
+        [
+            "--JupyterNotebookApp.expose_app_in_browser=True",
+        ],
+        liberry_server,
+        tmp_path_factory,
+        request,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def marimo_app(
+    liberry_server: ServerHandle,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Iterator[dict[str, Any]]:
+    """`marimo run notebooks/quickstart_marimo.py` on 127.0.0.1, headless and without a token.
+
+    `marimo run` starts a fresh kernel and runs every cell for each page load, so tests share
+    the server but never a kernel. The notebook is a copy (marimo may write beside it).
+    """
+    state = tmp_path_factory.mktemp("marimo")
+    shutil.copy(ROOT / "notebooks" / "quickstart_marimo.py", state / "quickstart_marimo.py")
+    env = {
+        **_kernel_env(liberry_server, state),
+        # marimo's config, state and cache stay in the temporary directory.
+        "XDG_CONFIG_HOME": str(state / "config"),
+        "XDG_STATE_HOME": str(state / "xdg-state"),
+        "XDG_CACHE_HOME": str(state / "cache"),
+        "MARIMO_SKIP_UPDATE_CHECK": "1",
+    }
+    port = _free_port()
+    log_path = state / "marimo.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "marimo",
+            "-q",
+            "run",
+            "quickstart_marimo.py",
+            "--headless",
+            "--host=127.0.0.1",
+            f"--port={port}",
+            "--no-token",
+        ],
+        cwd=state,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        request.getfixturevalue("demo_server")  # seed while marimo starts
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError("marimo exited:\n" + log_path.read_text())
+            if time.monotonic() > deadline:
+                raise RuntimeError("marimo did not start:\n" + log_path.read_text())
+            try:
+                if requests.get(f"{url}/health", timeout=5).ok:
+                    break
+            except requests.RequestException:
+                pass  # not listening yet
+            time.sleep(0.2)
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        log.close()
+        raise
+    yield {"url": url, "log": log_path, "server": liberry_server}
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     log.close()
@@ -212,21 +338,39 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
             rep.sections.append(("screenshot", f"failed: {exc}"))
 
 
-@pytest.fixture
-def notebook(lab: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh copy of notebooks/quickstart.ipynb (so a fresh kernel) for this test."""
+def _notebook_copy(server: dict[str, Any]) -> Iterator[str]:
+    """Copy notebooks/quickstart.ipynb under a fresh name (so a fresh kernel); afterwards stop
+    the kernel sessions on that copy."""
     name = f"quickstart-{uuid.uuid4().hex[:8]}.ipynb"
-    shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", lab["root"] / name)
+    shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", server["root"] / name)
     yield name
     headers = {"Authorization": f"token {TOKEN}"}
-    for s in requests.get(f"{lab['base']}/api/sessions", headers=headers, timeout=10).json():
+    base = server["base"]
+    for s in requests.get(f"{base}/api/sessions", headers=headers, timeout=10).json():
         if s["path"].endswith(name):
-            requests.delete(f"{lab['base']}/api/sessions/{s['id']}", headers=headers, timeout=10)
+            requests.delete(f"{base}/api/sessions/{s['id']}", headers=headers, timeout=10)
 
 
-def open_and_run(page: Any, lab: dict[str, Any], name: str) -> None:
-    """Open the notebook in a fresh workspace, wait for an idle kernel, run all cells."""
-    page.goto(f"{lab['base']}/lab/workspaces/e2e-{uuid.uuid4().hex[:8]}/tree/{name}?token={TOKEN}")
+@pytest.fixture
+def notebook(lab: dict[str, Any]) -> Iterator[str]:
+    """A fresh copy of notebooks/quickstart.ipynb in JupyterLab, for this test."""
+    yield from _notebook_copy(lab)
+
+
+@pytest.fixture
+def nb7_notebook(nb7: dict[str, Any]) -> Iterator[str]:
+    """A fresh copy of notebooks/quickstart.ipynb in Notebook 7, for this test."""
+    yield from _notebook_copy(nb7)
+
+
+def open_and_run(page: Any, lab: dict[str, Any], name: str, url: str | None = None) -> None:
+    """Open the notebook (by default in a fresh JupyterLab workspace; `url` opens it elsewhere,
+    e.g. Notebook 7's /notebooks/...), wait for an idle kernel, run all cells.
+
+    Needs `expose_app_in_browser` (window.jupyterapp), which both fixtures set.
+    """
+    workspace = f"e2e-{uuid.uuid4().hex[:8]}"
+    page.goto(url or f"{lab['base']}/lab/workspaces/{workspace}/tree/{name}?token={TOKEN}")
     page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for()
     page.wait_for_function(
         """(name) => { const w = window.jupyterapp?.shell.currentWidget;
