@@ -147,7 +147,8 @@ def bulk_seed(data_dir: Path, projects: list[tuple[str, list[SynthRun]]], *,
 
     # The bulk path writes `runs` (and has the store index them): say so if the schema grew
     # other tables derived from runs, which would be left empty.
-    known = {"history", "stream_lines", "run_files"} | ({"run_values"} if reindex_runs else set())
+    known = {"history", "history_blocks", "stream_lines", "run_files"}
+    known |= {"run_values"} if reindex_runs else set()
     derived = sorted(
         name for name, table in tables.metadata.tables.items()
         if name not in known and any(fk.column.table is tables.runs for fk in table.foreign_keys)

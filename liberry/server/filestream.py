@@ -37,7 +37,7 @@ def _validate(body: Any) -> dict[str, tuple[int, list[str]]]:
         content = chunk.get("content", [])
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise StoreError(f"file_stream files[{name!r}].offset must be a non-negative integer")
-        if not isinstance(content, list) or not all(isinstance(x, str) for x in content):
+        if not isinstance(content, list) or not set(map(type, content)) <= {str}:
             raise StoreError(f"file_stream files[{name!r}].content must be a list of strings")
         if len(content) > MAX_LINES_PER_CHUNK:
             raise StoreError(
@@ -62,7 +62,7 @@ def apply_chunk(
     exitcode = body.get("exitcode")
     with store.write() as conn:
         proj = projects.get_project(conn, entity, project)
-        run = runs.get_run(conn, proj["id"], run_name) if proj else None
+        run = runs.get_run(conn, proj["id"], run_name, for_update=True) if proj else None
         if run is None:
             raise NotFound(
                 f"run {entity}/{project}/{run_name} not found: create it with upsertBucket first"

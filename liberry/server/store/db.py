@@ -7,14 +7,14 @@ Migrations are a small versioned list: each step runs once, in order, in one tra
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 from sqlalchemy.pool import QueuePool
 
-from . import tables, values
+from . import history, tables, values
 from .filters import install_sqlite_functions
 
 log = logging.getLogger(__name__)
@@ -34,8 +34,45 @@ def _v2_run_values(conn: Connection) -> None:
         log.info("indexed the config and summary keys of %d runs", count)
 
 
+def _legacy_history_rows(conn: Connection, run_id: int) -> Iterator[tuple[int, int | None, str]]:
+    """A run's rows of v2's `history` table (one per line), in line order, a page at a time."""
+    after = -1
+    while True:
+        page = conn.execute(
+            text(
+                "SELECT line, step, data FROM history WHERE run_id = :run AND line > :after "
+                "ORDER BY line LIMIT 20000"
+            ),
+            {"run": run_id, "after": after},
+        ).all()
+        if not page:
+            return
+        yield from ((r[0], r[1], r[2]) for r in page)
+        after = page[-1][0]
+
+
+def _v3_history_blocks(conn: Connection) -> None:
+    """History in blocks of consecutive lines (`history_blocks`) instead of a row per line;
+    v2's `history` rows are converted, then the table (and its index) dropped."""
+    tables.history_blocks.create(conn, checkfirst=True)
+    if not inspect(conn).has_table("history"):
+        return  # a store created at v3: v1's create_all made the blocks table only
+    run_ids = [r[0] for r in conn.execute(text("SELECT DISTINCT run_id FROM history"))]
+    count = sum(
+        history.import_line_rows(conn, run_id, _legacy_history_rows(conn, run_id))
+        for run_id in run_ids
+    )
+    conn.execute(text("DROP TABLE history"))  # drops ix_history_run_step with it
+    if count:
+        log.info("converted %d history rows of %d runs into blocks", count, len(run_ids))
+
+
 # Append new steps; never edit a released one.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_run_values]
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _v1_initial,
+    _v2_run_values,
+    _v3_history_blocks,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

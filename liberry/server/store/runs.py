@@ -38,12 +38,15 @@ def new_run_id() -> str:
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
 
 
-def get_run(conn: Connection, project_id: int, name: str) -> dict[str, Any] | None:
-    row = (
-        conn.execute(_base_select().where(t.runs.c.project_id == project_id, t.runs.c.name == name))
-        .mappings()
-        .first()
-    )
+def get_run(
+    conn: Connection, project_id: int, name: str, *, for_update: bool = False
+) -> dict[str, Any] | None:
+    """The run, or None. `for_update` locks its row until the transaction ends, so two
+    writers to one run queue (PostgreSQL; SQLite's BEGIN IMMEDIATE already serializes)."""
+    stmt = _base_select().where(t.runs.c.project_id == project_id, t.runs.c.name == name)
+    if for_update:
+        stmt = stmt.with_for_update(of=t.runs)
+    row = conn.execute(stmt).mappings().first()
     return dict(row) if row else None
 
 
@@ -189,7 +192,7 @@ def delete_run(conn: Connection, pk: int) -> dict[str, Any]:
     if run is None:
         raise NotFound("no run with that id: it may have been deleted already")
     # Children first: not every SQLite build enforces ON DELETE CASCADE.
-    conn.execute(t.history.delete().where(t.history.c.run_id == pk))
+    conn.execute(t.history_blocks.delete().where(t.history_blocks.c.run_id == pk))
     conn.execute(t.stream_lines.delete().where(t.stream_lines.c.run_id == pk))
     conn.execute(t.run_files.delete().where(t.run_files.c.run_id == pk))
     delete_run_values(conn, pk)

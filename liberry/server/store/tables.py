@@ -11,6 +11,7 @@ Timestamps are ISO-8601 UTC text (`2026-01-31T12:00:00.123456`), which sorts cor
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -115,17 +116,42 @@ Index("ix_runs_project_created", runs.c.project_id, runs.c.created_at, runs.c.id
 Index("ix_runs_project_heartbeat", runs.c.project_id, runs.c.heartbeat_at, runs.c.id)
 Index("ix_runs_state_heartbeat", runs.c.state, runs.c.heartbeat_at)
 
-# One row per logged step (`wandb-history.jsonl` line). `line` is the file_stream offset.
-history = Table(
-    "history",
+# History (`wandb-history.jsonl`) in blocks of consecutive lines, one row per block: ingestion
+# writes one row per ~100 lines instead of one per line. A block holds the lines
+# first_line .. first_line + n - 1 (line = file_stream offset), all present; gaps between blocks
+# are lines never sent. Written and read by `history.py` only.
+history_blocks = Table(
+    "history_blocks",
     metadata,
-    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
-    Column("line", Integer, primary_key=True, autoincrement=False),
-    Column("step", Integer),
-    Column("data", Text, nullable=False),
-    sqlite_with_rowid=False,
+    Column(
+        "run_id",
+        Integer,
+        ForeignKey("runs.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("first_line", Integer, primary_key=True, autoincrement=False),
+    Column("n", Integer, nullable=False),
+    # Over the block's non-null `_step`s; NULL when it has none.
+    Column("step_min", BigInteger),
+    Column("step_max", BigInteger),
+    # One step per line as a JSON array (null for a line without one); NULL when the steps
+    # are step_min, step_min + 1, ... (nearly always), which is also the cheapest to read.
+    Column("steps", Text),
+    Column("data", Text, nullable=False),  # the lines joined by "\n" (JSON lines have none)
 )
-Index("ix_history_run_step", history.c.run_id, history.c.step)
+# Covering: the block directory (bisecting lines) and step-range reads use only this index.
+# `steps` is NULL in nearly every block, so entries stay small (and under PostgreSQL's ~2.7 kB
+# btree entry limit with history.BLOCK_LINES steps of at most 20 digits).
+Index(
+    "ix_history_blocks_dir",
+    history_blocks.c.run_id,
+    history_blocks.c.first_line,
+    history_blocks.c.n,
+    history_blocks.c.step_min,
+    history_blocks.c.step_max,
+    history_blocks.c.steps,
+)
 
 # Other line-oriented streams: `output.log` (console), `wandb-events.jsonl` (system metrics).
 stream_lines = Table(
