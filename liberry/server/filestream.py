@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from .store import Store, history, projects, runs
+from .store import Store, history, projects, runs, streams
 from .store import tables as t
 from .store.errors import NotFound, StoreError
 from .store.util import now_iso
@@ -83,10 +83,10 @@ def apply_chunk(
                 values["summary"] = lines[-1]
                 index_run_values(conn, run["id"], run["project_id"], summary=lines[-1])
             else:
-                end = history.write_stream(conn, run["id"], name, offset, lines)
-                if name == history.OUTPUT_FILE:
+                end = streams.write_stream(conn, run["id"], name, offset, lines)
+                if name == streams.OUTPUT_FILE:
                     values["log_line_count"] = max(run["log_line_count"], end)
-                elif name == history.EVENTS_FILE:
+                elif name == streams.EVENTS_FILE:
                     values["events_line_count"] = max(run["events_line_count"], end)
         if complete:
             code = exitcode if exitcode is not None else 0

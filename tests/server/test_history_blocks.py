@@ -33,7 +33,8 @@ from liberry.server.filestream import apply_chunk
 from liberry.server.store import Store, history, projects, runs
 from liberry.server.store import tables as t
 from liberry.server.store.db import SCHEMA_VERSION, sqlite_url
-from liberry.server.store.history import BLOCK_LINES, even_positions
+from liberry.server.store.history import even_positions
+from liberry.server.store.history_blocks import BLOCK_LINES
 
 B = BLOCK_LINES
 

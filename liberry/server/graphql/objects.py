@@ -11,7 +11,7 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
-from ..store import accounts, files, history, projects, runs
+from ..store import accounts, files, history, projects, runs, streams
 from ..store.errors import StoreError
 from ..store.util import encode_id, iso_to_wandb
 from .connections import connection, id_cursor, page_size, parse_id_cursor
@@ -282,7 +282,7 @@ class RunObj:
         return json.dumps(history.history_tail(ctx_of(info).conn, self.row["id"]))
 
     def eventsTail(self, info: Info) -> str:
-        lines = history.stream_lines(ctx_of(info).conn, self.row["id"], history.EVENTS_FILE)
+        lines = streams.stream_lines(ctx_of(info).conn, self.row["id"], streams.EVENTS_FILE)
         return json.dumps(lines[-1:])
 
     def history(
@@ -345,7 +345,7 @@ class RunObj:
         }
 
     def events(self, info: Info, samples: int | None = None) -> list[str]:
-        lines = history.stream_lines(ctx_of(info).conn, self.row["id"], history.EVENTS_FILE)
+        lines = streams.stream_lines(ctx_of(info).conn, self.row["id"], streams.EVENTS_FILE)
         if samples is not None:
             lines = [lines[i] for i in history.even_positions(len(lines), samples)]
         return lines

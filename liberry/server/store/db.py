@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 from sqlalchemy.pool import QueuePool
 
-from . import history, tables, values
+from . import history_blocks, tables, values
 from .filters import install_sqlite_functions
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def _v3_history_blocks(conn: Connection) -> None:
         return  # a store created at v3: v1's create_all made the blocks table only
     run_ids = [r[0] for r in conn.execute(text("SELECT DISTINCT run_id FROM history"))]
     count = sum(
-        history.import_line_rows(conn, run_id, _legacy_history_rows(conn, run_id))
+        history_blocks.import_line_rows(conn, run_id, _legacy_history_rows(conn, run_id))
         for run_id in run_ids
     )
     conn.execute(text("DROP TABLE history"))  # drops ix_history_run_step with it

@@ -142,7 +142,7 @@ history_blocks = Table(
 )
 # Covering: the block directory (bisecting lines) and step-range reads use only this index.
 # `steps` is NULL in nearly every block, so entries stay small (and under PostgreSQL's ~2.7 kB
-# btree entry limit with history.BLOCK_LINES steps of at most 20 digits).
+# btree entry limit with history_blocks.BLOCK_LINES steps of at most 20 digits).
 Index(
     "ix_history_blocks_dir",
     history_blocks.c.run_id,
