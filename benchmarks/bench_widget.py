@@ -20,7 +20,9 @@ Each click measurement runs inside the page: `performance.now()`, `el.click()`, 
 MutationObserver until the row ids change and the table is no longer `lb-loading`, then the next
 frame. A click the view answered from its page cache (the next page is prefetched; an order seen
 before is kept) never shows `lb-loading`; those are reported apart from the ones that went
-view -> kernel -> server.
+view -> kernel -> server. Each series also prints where its time went ("stages"): the view's own
+record of its last load (`data-timing`: waiting for the page, of which the kernel's handler and
+its Api request to the server, then drawing the rows), and layout + paint (painted minus DOM).
 
     python benchmarks/bench_widget.py            # 100,000 runs, ~4 min on an idle 2-core machine
     python benchmarks/bench_widget.py --quick    # 5,000 runs, fewer clicks
@@ -139,6 +141,7 @@ async ([selector, timeoutMs]) => {
   const tPaint = performance.now();
   const th = root.querySelector('th[aria-sort]');
   return {dom: tDom - t0, paint: tPaint - t0, loading: sawLoading,
+          timing: JSON.parse(root.dataset.timing || 'null'),
           range: root.querySelector('[data-testid=range]')?.textContent,
           sorted: th ? th.dataset.column + ' ' + th.getAttribute('aria-sort') : null};
 }"""
@@ -294,6 +297,32 @@ def stats(samples: list[float]) -> str:
             f"(n={len(samples)}, min {min(samples):.0f}, max {max(samples):.0f})")
 
 
+def stages(samples: list[dict[str, Any]]) -> str:
+    """Medians of where a click's time went: the view's own record (`data-timing`: waiting for
+    the page, the kernel's handler and its Api request within that wait, drawing the rows),
+    then layout and paint (the bench's paint time minus its DOM time)."""
+    timed = [s for s in samples if s.get("timing")]
+    if not timed:
+        return "-"
+    # The kernel's figures only for clicks that asked the kernel (a click that adopted a
+    # prefetch already on its way waits less than the kernel took: its transport is < 0).
+    kernel = [s for s in timed if s["timing"].get("source") == "kernel"]
+    parts = [f"{len(kernel)} of {len(timed)} from the kernel"]
+    for key, label in (("wait_ms", "view waits for the page"),
+                       ("transport_ms", "of which messages view <-> kernel"),
+                       ("queued_ms", "handler queue"), ("kernel_ms", "kernel handler"),
+                       ("api_ms", "of which Api -> server"), ("draw_ms", "draw (JS)")):
+        values = [s["timing"][key] for s in (timed if key in ("wait_ms", "draw_ms") else kernel)
+                  if key in s["timing"]]  # fmt: skip
+        if key == "transport_ms":
+            values = [t["wait_ms"] - t["kernel_ms"] - t.get("queued_ms", 0)
+                      for t in (s["timing"] for s in kernel) if "kernel_ms" in t]
+        if values:
+            parts.append(f"{label} {C.percentile(values, 50):.0f}")
+    parts.append(f"layout + paint {C.percentile([s['paint'] - s['dom'] for s in timed], 50):.0f}")
+    return ", ".join(parts) + " ms (p50s)"
+
+
 def mark(ok: bool | None) -> str:
     return "-" if ok is None else ("PASS" if ok else "MISS")
 
@@ -444,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{via} of {len(samples)} went to the kernel")
                 C.log(f"    click -> rows in the DOM (before the paint): "
                       f"{stats([s['dom'] for s in samples])}")
+                C.log(f"    stages: {stages(samples)}")
             click(page, "[data-testid=page-first]")
             time.sleep(0.5)
 
@@ -470,6 +500,7 @@ def main(argv: list[str] | None = None) -> int:
             C.log(f"  via kernel+server: {stats(fresh)}; from the view's cache: {stats(cached)}")
             C.log(f"  click -> rows in the DOM (before the paint): "
                   f"{stats([s['dom'] for s in sorts])}")
+            C.log(f"  stages, via kernel: {stages([s for s in sorts if s['loading']])}")
             res["sorts"] = sorts
             res["flips"] = {"next": nxt, "rapid": rapid, "last": jump, "prev": prv}
 
@@ -497,6 +528,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"(total {h['total'] / 2**20:.1f} MB), {h['nodes']:,} DOM elements")
             C.log(f"  the walk's flips: {stats([s['paint'] for s in walk])}; "
                   f"{sum(1 for s in walk if s['loading'])} of {len(walk)} went to the kernel")
+            C.log(f"    stages: {stages(walk)}")
             res["heap"] = heaps
             if errors:
                 C.log(f"  page errors: {errors}")

@@ -58,3 +58,28 @@ export function setViewState(root: HTMLElement, state: ViewState): void {
   root.dataset.state = state;
   if (state !== "loading") root.dataset.ready = "true";
 }
+
+/** Run `fn` once the browser has painted what the current task changed and has nothing
+ * more urgent to do (the next animation frame, then an idle moment, at most `idleMs` later),
+ * or after `fallbackMs` when no frame comes (a hidden tab draws none). Work the user does not
+ * see (trait syncs, prefetches) then never delays the rows on screen. Returns a canceller. */
+export function afterPaint(fn: () => void, idleMs = 50, fallbackMs = 200): () => void {
+  let idle: number | undefined;
+  let task: ReturnType<typeof setTimeout> | undefined;
+  const cancel = (): void => {
+    cancelAnimationFrame(frame);
+    if (idle !== undefined) cancelIdleCallback(idle);
+    clearTimeout(task);
+    clearTimeout(fallback);
+  };
+  const run = (): void => {
+    cancel();
+    fn();
+  };
+  const frame = requestAnimationFrame(() => {
+    if (typeof requestIdleCallback === "function") idle = requestIdleCallback(run, { timeout: idleMs });
+    else task = setTimeout(run, 0); // Safari has no idle callbacks
+  });
+  const fallback = setTimeout(run, fallbackMs);
+  return cancel;
+}

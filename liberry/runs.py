@@ -635,7 +635,8 @@ class Runs(Paginator[Run]):
         """The `after` cursor that starts at `offset`; False when `offset` is past the end."""
         if offset in self._cursors:
             return True, self._cursors[offset]
-        base = max(o for o in self._cursors if o <= offset)
+        # A copy: a table's kernel may fetch two pages of one listing at once (threads).
+        base = max(o for o in list(self._cursors) if o <= offset)
         # Skip ahead in steps no server caps (liberry and W&B limit `first`), remembering
         # each step's cursor so later jumps start closer.
         while base < offset:
@@ -663,11 +664,14 @@ class Runs(Paginator[Run]):
 
     # -- one page, for tables ------------------------------------------------------------------
 
-    def page(self, offset: int = 0, limit: int | None = None) -> list[Run]:
+    def page(self, offset: int = 0, limit: int | None = None, *, count: bool = True) -> list[Run]:
         """Runs `offset` .. `offset + limit` (default `per_page`), with config and summary.
 
         One request when the page follows one already fetched (or starts at 0), two for a
-        jump. Always fresh from the server, and it refreshes `len()`.
+        jump. Always fresh from the server, and it refreshes `len()`; `count=False` spares the
+        server the count (for a caller that knows it, such as a table re-sorting the same
+        runs), and then neither refreshes `len()` nor checks that cursors kept from earlier
+        pages still hold.
         """
         if offset < 0:
             raise ValueError(f"offset must be >= 0, got {offset}")
@@ -680,8 +684,8 @@ class Runs(Paginator[Run]):
         if not found:
             return []
         known_total = self._total
-        conn = self._query(queries.RUNS_TABLE, cursor, size, True)
-        if conn.total is not None:
+        conn = self._query(queries.RUNS_TABLE, cursor, size, count)
+        if count and conn.total is not None:
             self._total = conn.total
             if known_total is not None and conn.total != known_total and offset > 0:
                 # Runs were added or removed: the saved offset -> cursor map is stale, so

@@ -17,11 +17,20 @@ import logging
 import math
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
-__all__ = ["Handler", "RpcChannel", "RpcError", "after_reply", "json_safe"]
+__all__ = [
+    "Handler",
+    "RpcChannel",
+    "RpcError",
+    "after_reply",
+    "handling_request",
+    "json_safe",
+    "waited_ms",
+]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +54,18 @@ def after_reply(callback: Callable[[], None]) -> None:
         callback()
     else:
         pending.append(callback)
+
+
+def handling_request() -> bool:
+    """True while a request's handler runs (on this thread)."""
+    return getattr(_current, "after", None) is not None
+
+
+def waited_ms() -> float | None:
+    """How long the request being handled waited between reaching the kernel and its handler
+    starting (a busy thread pool, the GIL); None outside a request."""
+    waited: float | None = getattr(_current, "waited_ms", None)
+    return waited if handling_request() else None
 
 
 class _Messenger(Protocol):
@@ -158,12 +179,13 @@ class RpcChannel:
         )
 
     def _submit(self, request_id: str, kind: str, params: dict[str, Any]) -> None:
+        received = time.perf_counter()
         if not self._threaded:
-            self._run(request_id, kind, params)
+            self._run(request_id, kind, params, received)
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self._max_workers, thread_name_prefix="liberry-rpc")
-        future = self._pool.submit(self._run, request_id, kind, params)
+        future = self._pool.submit(self._run, request_id, kind, params, received)
         with self._lock:
             self._futures[request_id] = future
         future.add_done_callback(lambda _f: self._forget(request_id))
@@ -172,14 +194,17 @@ class RpcChannel:
         with self._lock:
             self._futures.pop(request_id, None)
 
-    def _run(self, request_id: str, kind: str, params: dict[str, Any]) -> None:
-        outer = getattr(_current, "after", None)
+    def _run(
+        self, request_id: str, kind: str, params: dict[str, Any], received: float
+    ) -> None:
+        outer = getattr(_current, "after", None), getattr(_current, "waited_ms", None)
         after: list[Callable[[], None]] = []
         _current.after = after
+        _current.waited_ms = (time.perf_counter() - received) * 1e3
         try:
             self._answer(request_id, kind, params)
         finally:
-            _current.after = outer
+            _current.after, _current.waited_ms = outer
             for callback in after:
                 try:
                     callback()

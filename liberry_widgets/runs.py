@@ -14,6 +14,7 @@ import datetime as dt
 import html
 import json
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import traitlets
 
 from ._base import LiberryWidget, static_css, static_module
-from ._rpc import Handler, RpcError, after_reply, json_safe
+from ._rpc import Handler, RpcError, handling_request, json_safe, waited_ms
 from .query import KeyContext, QuerySyntaxError, format_query, parse_query
 
 if TYPE_CHECKING:
@@ -41,6 +42,12 @@ DEFAULT_CONFIG_COLUMNS = 6
 DEFAULT_SUMMARY_COLUMNS = 6
 #: Summary keys W&B adds to every run; shown in the chooser only when useful.
 HIDDEN_SUMMARY = ("_timestamp", "_wandb")
+#: A run count this recent answers a first page in another order (the count does not depend
+#: on the order), sparing the server a count over the whole project on each sort change.
+COUNT_REUSE_S = 10.0
+#: The `_snapshot` trait is as big as a page: set it this long after the last first page a
+#: view asked for, so its sync never reaches the browser while the browser paints that page.
+SNAPSHOT_DELAY_S = 1.0
 
 
 class Runs(LiberryWidget):
@@ -101,6 +108,11 @@ class Runs(LiberryWidget):
         self._where: tuple[str, str] | None = None
         self._seen: tuple[dict[str, None], dict[str, None]] = ({}, {})
         self._served = False
+        #: Filters (JSON) -> (run count, when it was counted), see `COUNT_REUSE_S`.
+        self._counts: dict[str, tuple[int, float]] = {}
+        #: First pages served to views, by (filters, order), until `_store_snapshot` picks one.
+        self._first_pages: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._snapshot_timer: threading.Timer | None = None
         super().__init__(
             api=api,
             path=path,
@@ -158,8 +170,16 @@ class Runs(LiberryWidget):
         """Reload from the server, keeping the page position and the selection."""
         with self._lock:
             self._queries.clear()
+            self._counts.clear()
             self._keys = None
         self._refresh += 1
+
+    def close(self) -> None:
+        with self._lock:
+            timer, self._snapshot_timer = self._snapshot_timer, None
+        if timer is not None:
+            timer.cancel()
+        super().close()
 
     def __repr__(self) -> str:
         return f"Runs({self.path!r}, query={self.query!r}, order={self.order!r})"
@@ -231,9 +251,10 @@ class Runs(LiberryWidget):
         }
 
     def _handle_page(self, params: dict[str, Any]) -> dict[str, Any]:
-        if params.get("fresh"):  # the view's Refresh: kept cursors predate new runs
+        if params.get("fresh"):  # the view's Refresh: kept cursors and counts predate new runs
             with self._lock:
                 self._queries.clear()
+                self._counts.clear()
         filters = _filters_param(params)
         order = str(params.get("order") or "-created_at")
         offset = max(0, _int(params.get("offset"), 0))
@@ -300,9 +321,14 @@ class Runs(LiberryWidget):
         limit: int,
         columns: list[str] | None,
     ) -> dict[str, Any]:
+        started = time.perf_counter()
         query = self._query(filters, order, limit)
-        runs = query.page(offset, limit)
-        total = len(query)
+        known = self._recent_count(filters) if offset == 0 else None
+        runs = query.page(offset, limit, count=known is None)
+        total = len(query) if known is None else known
+        if known is None:
+            self._note_count(filters, total)
+        api_ms = (time.perf_counter() - started) * 1e3
         self._remember_keys(runs)
         if columns is None:
             columns = self.columns or self._default_columns(runs, *self._run_keys())
@@ -311,14 +337,63 @@ class Runs(LiberryWidget):
         rows = [_row(run, columns) for run in runs]
         result = {"rows": rows, "total": total, "offset": offset, "limit": limit,
                   "columns": columns}  # fmt: skip
-        if offset == 0 and (filters or {}) == self.filters and order == self.order:
+        if offset == 0:
             snapshot = json_safe(
                 {**result, "filters": filters or {}, "order": order,
                  "taken_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
             )  # fmt: skip
-            # After the reply: the view paints the page first, the trait sync comes next.
-            after_reply(lambda: setattr(self, "_snapshot", snapshot))
+            self._keep_snapshot(snapshot)
+        # Where the time went (the view shows it in its `data-timing` for benchmarks).
+        waited = waited_ms()
+        result["timing"] = {"api_ms": round(api_ms, 1),
+                            "kernel_ms": round((time.perf_counter() - started) * 1e3, 1),
+                            **({} if waited is None else {"queued_ms": round(waited, 1)})}
         return result
+
+    def _recent_count(self, filters: dict[str, Any] | None) -> int | None:
+        key = json.dumps(filters or {}, sort_keys=True)
+        with self._lock:
+            found = self._counts.get(key)
+        if found is None or time.monotonic() - found[1] > COUNT_REUSE_S:
+            return None
+        return found[0]
+
+    def _note_count(self, filters: dict[str, Any] | None, total: int) -> None:
+        key = json.dumps(filters or {}, sort_keys=True)
+        with self._lock:
+            self._counts[key] = (total, time.monotonic())
+            while len(self._counts) > 16:
+                del self._counts[next(iter(self._counts))]
+
+    def _keep_snapshot(self, snapshot: dict[str, Any]) -> None:
+        """Make a first page the `_snapshot` when it is what the traits show: at once outside
+        a request (display, exports); for a view's requests, `SNAPSHOT_DELAY_S` after the
+        last first page served, since the view syncs its traits only after painting (and
+        fetches first pages of orders it may switch to)."""
+        key = _view_key(snapshot["filters"], snapshot["order"])
+        if not handling_request():
+            if key == _view_key(self.filters, self.order):
+                self._snapshot = snapshot
+            return
+        timer = threading.Timer(SNAPSHOT_DELAY_S, self._store_snapshot)
+        timer.daemon = True
+        with self._lock:
+            self._first_pages[key] = snapshot
+            self._first_pages.move_to_end(key)
+            while len(self._first_pages) > 8:
+                self._first_pages.popitem(last=False)
+            if self._snapshot_timer is not None:
+                self._snapshot_timer.cancel()
+            self._snapshot_timer = timer
+        timer.start()
+
+    def _store_snapshot(self) -> None:
+        with self._lock:
+            found = self._first_pages.get(_view_key(self.filters, self.order))
+            self._first_pages.clear()
+            self._snapshot_timer = None
+        if found is not None:
+            self._snapshot = found
 
     def _query(
         self, filters: dict[str, Any] | None, order: str, per_page: int, keep: bool = True
@@ -446,6 +521,10 @@ class Runs(LiberryWidget):
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
+
+def _view_key(filters: Mapping[str, Any] | None, order: str) -> str:
+    return json.dumps([filters or {}, order], sort_keys=True)
 
 
 def _filters_param(params: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -23,7 +23,7 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
-npm test
+npm run check  # tsc --noEmit, then vitest
 .venv/bin/ruff check liberry liberry_widgets tests benchmarks
 .venv/bin/mypy
 .venv/bin/python -m pytest -q "$@"

@@ -7,8 +7,8 @@
  * and stays on screen when no kernel answers (a saved notebook, an HTML export).
  */
 import type { RenderProps } from "@anywidget/types";
-import { h, setViewState } from "../dom";
-import { PageCache } from "../pages";
+import { afterPaint, h, setViewState } from "../dom";
+import { PageCache, type PageRequest } from "../pages";
 import { Rpc, isCancelled } from "../rpc";
 import { StatusLine, describeError } from "../status";
 import { type Theme, followTheme } from "../theme";
@@ -57,6 +57,9 @@ export interface PageReply {
   offset: number;
   limit: number;
   columns: string[];
+  /** The kernel's own time for it: waiting for a handler thread, the Api's request to the
+   * server, and the whole handler. */
+  timing?: { api_ms: number; kernel_ms: number; queued_ms?: number };
 }
 
 interface Snapshot extends PageReply {
@@ -69,6 +72,10 @@ const PAGE_SIZES = [25, 50, 100, 200];
 /** A cached page older than this is painted at once, then fetched again quietly. */
 const REVALIDATE_AFTER_MS = 10_000;
 
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
 function samePage(a: PageReply, b: PageReply): boolean {
   return a.total === b.total && JSON.stringify(a.rows) === JSON.stringify(b.rows);
 }
@@ -80,6 +87,21 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
     model.on(event, handler);
     cleanups.push(() => model.off(event as `change:${keyof RunsTraits & string}`, handler));
   };
+  // Trait changes reach the kernel after the rows they ask for are painted: those come from
+  // the page cache or a `page` request, and the sync (a message the kernel handles, whose
+  // busy/idle and echo messages the browser then handles too) would only delay them.
+  // Several changes in one frame go together.
+  let cancelSave: (() => void) | null = null;
+  const save = (): void => {
+    cancelSave ??= afterPaint(flushSave);
+  };
+  const flushSave = (): void => {
+    if (!cancelSave) return;
+    cancelSave();
+    cancelSave = null;
+    model.save_changes();
+  };
+  cleanups.push(flushSave); // the last change still belongs to the kernel
 
   let theme: Theme = "light";
   let current: PageReply | null = null;
@@ -104,19 +126,19 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
       model.set("query", text);
       model.set("filters", filter);
       model.set("offset", 0);
-      model.save_changes();
+      save();
     },
   });
   const chooser = new ColumnChooser({
     change(columns, pinned) {
       model.set("columns", columns);
       model.set("pinned", pinned);
-      model.save_changes();
+      save();
     },
     reset() {
       model.set("columns", []);
       model.set("pinned", ["name"]);
-      model.save_changes();
+      save();
     },
   });
   const table = new RunTable({
@@ -125,7 +147,11 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
       if (order === null) return;
       model.set("order", order);
       model.set("offset", 0);
-      model.save_changes();
+      save();
+    },
+    aim(col) {
+      const order = nextOrder(col, model.get("order"));
+      if (order !== null && live) pages.prefetch({ ...pageQuery(), order }, { offset: 0, limit: limit() });
     },
     select(ids, checked) {
       const selected = new Set(model.get("selected"));
@@ -134,7 +160,7 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
         else selected.delete(id);
       }
       model.set("selected", [...selected]);
-      model.save_changes();
+      save();
     },
     open(id) {
       if (detail.openId === id) {
@@ -147,7 +173,7 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
     },
     move(id, before) {
       model.set("columns", moveColumn(visibleColumns(), id, before));
-      model.save_changes();
+      save();
     },
   });
   const detail = new DetailPanel(rpc, () => theme, () => closeDetail());
@@ -178,7 +204,7 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
     on: {
       change: (e) => {
         model.set("auto_refresh", (e.target as HTMLInputElement).checked);
-        model.save_changes();
+        save();
       },
     },
   });
@@ -218,7 +244,7 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
           const size = Number((e.target as HTMLSelectElement).value);
           model.set("per_page", size);
           model.set("offset", Math.floor(model.get("offset") / size) * size);
-          model.save_changes();
+          save();
         },
       },
     },
@@ -303,7 +329,7 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
         on: {
           click: () => {
             model.set("selected", []);
-            model.save_changes();
+            save();
           },
         },
       }),
@@ -327,7 +353,7 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
 
   function setOffset(offset: number): void {
     model.set("offset", Math.max(0, Math.min(offset, lastOffset())));
-    model.save_changes();
+    save();
   }
 
   /** True when what is on screen already answers the traits (e.g. the kernel just adopted
@@ -367,21 +393,36 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
       root.classList.add("lb-loading");
     }
     try {
+      const asked = performance.now();
       const reply = await pages.load(query, page);
       if (seq !== loadSeq) return;
+      const answered = performance.now();
       current = reply;
       shownQuery = query;
       live = true;
+      // The next page is asked for before drawing (a click on "next" may follow as soon as
+      // the rows show); the one after it and the previous one (after a jump, going back
+      // is never cached) once the rows are painted.
+      const ahead = (n: number): PageRequest => ({ offset: reply.offset + n * reply.limit, limit: reply.limit });
+      if (ahead(1).offset < reply.total && reply.rows.length > 0) pages.prefetch(query, ahead(1));
       status.idle();
       draw();
       setViewState(root, "ready");
+      // Where this page's time went (benchmarks read it; layout and paint come after).
+      root.dataset.timing = JSON.stringify({
+        source: instant ? "cache" : "kernel",
+        wait_ms: round(answered - asked),
+        draw_ms: round(performance.now() - answered),
+        ...(instant ? {} : reply.timing),
+      });
       if (reply.rows.length === 0 && reply.total > 0 && reply.offset > 0) {
         setOffset(lastOffset()); // the filter shrank the list below this page
         return;
       }
-      if (reply.offset + reply.limit < reply.total) {
-        pages.prefetch(query, { offset: reply.offset + reply.limit, limit: reply.limit });
-      }
+      afterPaint(() => {
+        if (ahead(2).offset < reply.total) pages.prefetch(query, ahead(2));
+        if (reply.offset > 0) pages.prefetch(query, { offset: Math.max(0, reply.offset - reply.limit), limit: reply.limit });
+      });
       // A page painted from the cache that is no longer fresh (an order shown a while ago):
       // ask again quietly and redraw only when the rows changed.
       if (instant && (pages.age(query, page) ?? 0) > REVALIDATE_AFTER_MS) {

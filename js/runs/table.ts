@@ -9,10 +9,16 @@ import { formatDate, formatRelative, formatValue, parseTime } from "./format";
 
 export interface TableEvents {
   sort(col: Column): void;
+  /** The pointer rests on a sortable header: a click may follow (fetch that order ahead). */
+  aim(col: Column): void;
   select(ids: string[], checked: boolean): void;
   open(id: string): void;
   move(id: string, before: string | null): void;
 }
+
+/** How long the pointer rests on a header before its order is fetched ahead: long enough to
+ * skip headers the pointer only crosses, well under the time from resting to clicking. */
+const AIM_MS = 80;
 
 export interface TableView {
   rows: Row[];
@@ -35,7 +41,9 @@ export class RunTable {
   /** Sticky `left` of each pinned column index, as last measured (CSS variables). */
   private offsets: number[] = [];
   private pinFrame = 0;
-  /** The header key the body rows were built for ("" when they are not run rows). */
+  private aimTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The columns the body rows were built for ("" when they are not run rows); the order is
+   * not part of it, so a sort change rewrites the cells in place instead of rebuilding. */
   private bodyKey = "";
 
   constructor(private readonly events: TableEvents) {
@@ -43,6 +51,12 @@ export class RunTable {
     this.tbody = h("tbody");
     this.table = h("table", { class: "lb-table", testid: "runs-table" }, this.thead, this.tbody);
     this.el = h("div", { class: "lb-table-wrap", testid: "runs-table-wrap" }, this.table);
+    // Pinned cells need `position: sticky` only once the table scrolls sideways (styles.css).
+    this.el.addEventListener(
+      "scroll",
+      () => this.el.classList.toggle("lb-scrolled-x", this.el.scrollLeft > 0),
+      { passive: true },
+    );
     // One set of listeners for every row (rows are redrawn as one HTML string per page).
     const rowOf = (e: Event): HTMLTableRowElement | null => {
       const tr = (e.target as Element | null)?.closest?.("tr");
@@ -69,14 +83,15 @@ export class RunTable {
 
   render(view: TableView): void {
     this.view = view;
-    const headKey = JSON.stringify([view.columns.map((c) => c.id), [...view.pinned], view.order]);
+    const bodyKey = JSON.stringify([view.columns.map((c) => c.id), [...view.pinned]]);
+    const headKey = JSON.stringify([bodyKey, view.order]);
     if (headKey !== this.headKey || !this.thead.firstChild) {
       this.headKey = headKey;
       this.thead.replaceChildren(this.head(view));
     }
-    if (!this.patchBody(view)) {
+    if (!this.patchBody(view, bodyKey)) {
       this.tbody.innerHTML = this.bodyHtml(view);
-      this.bodyKey = view.rows.length ? headKey : "";
+      this.bodyKey = view.rows.length ? bodyKey : "";
     }
     this.syncSelectAll();
     this.pin();
@@ -133,6 +148,11 @@ export class RunTable {
           },
           on: {
             click: () => this.events.sort(col),
+            pointerenter: () => {
+              clearTimeout(this.aimTimer);
+              if (col.sortField) this.aimTimer = setTimeout(() => this.events.aim(col), AIM_MS);
+            },
+            pointerleave: () => clearTimeout(this.aimTimer),
             dragstart: (e) => {
               this.dragging = col.id;
               (e as DragEvent).dataTransfer?.setData("text/plain", col.id);
@@ -185,7 +205,7 @@ export class RunTable {
         out.push(
           `${open}${cell.cls ? ` class="${cell.cls}"` : ""}` +
             `${cell.title !== undefined ? ` title="${esc(cell.title)}"` : ""}>` +
-            `${cell.html ?? esc(cell.text ?? "")}</td>`,
+            `${cell.html ?? (cell.span ? spanHtml(cell.span) : esc(cell.text ?? ""))}</td>`,
         );
       }
       out.push("</tr>");
@@ -195,9 +215,9 @@ export class RunTable {
 
   /** Same columns and as many rows as on screen: rewrite only the text and attributes that
    * changed, keeping every element (the browser then re-lays out far less than for new rows). */
-  private patchBody(view: TableView): boolean {
+  private patchBody(view: TableView, bodyKey: string): boolean {
     const trs = this.tbody.rows;
-    if (!this.bodyKey || this.bodyKey !== this.headKey || trs.length !== view.rows.length) return false;
+    if (!this.bodyKey || this.bodyKey !== bodyKey || trs.length !== view.rows.length) return false;
     const now = new Date();
     for (let r = 0; r < view.rows.length; r++) {
       const row = view.rows[r] as Row;
@@ -221,7 +241,10 @@ export class RunTable {
         if (cell.title === undefined) {
           if (td.hasAttribute("title")) td.removeAttribute("title");
         } else if (td.title !== cell.title) td.title = cell.title;
-        if (cell.html !== undefined) {
+        if (cell.span) {
+          shownHtml.delete(td);
+          patchSpan(td, cell.span);
+        } else if (cell.html !== undefined) {
           if (shownHtml.get(td) !== cell.html) {
             td.innerHTML = cell.html;
             shownHtml.set(td, cell.html);
@@ -275,9 +298,45 @@ export class RunTable {
 interface CellParts {
   cls: string;
   title: string | undefined;
-  /** Plain text, or `html` for cells with markup (name, state badge, tags). */
+  /** Plain text; or one `span` (name, state badge), updated in place from page to page
+   * rather than parsed again; or `html` for other markup (tags). */
   text?: string;
+  span?: SpanParts;
   html?: string;
+}
+
+interface SpanParts {
+  cls?: string;
+  title?: string;
+  testid?: string;
+  text: string;
+}
+
+function spanHtml(span: SpanParts): string {
+  return (
+    `<span${span.cls ? ` class="${span.cls}"` : ""}` +
+    `${span.title !== undefined ? ` title="${esc(span.title)}"` : ""}` +
+    `${span.testid ? ` data-testid="${span.testid}"` : ""}>${esc(span.text)}</span>`
+  );
+}
+
+/** Make a cell show `span`, reusing the span already there when the cell holds just one. */
+function patchSpan(td: HTMLTableCellElement, span: SpanParts): void {
+  const el = td.firstChild;
+  if (!(el instanceof HTMLSpanElement) || el !== td.lastChild) {
+    td.innerHTML = spanHtml(span);
+    return;
+  }
+  if (el.className !== (span.cls ?? "")) el.className = span.cls ?? "";
+  setAttr(el, "title", span.title);
+  setAttr(el, "data-testid", span.testid);
+  if (el.textContent !== span.text) el.textContent = span.text;
+}
+
+function setAttr(el: Element, name: string, value: string | undefined): void {
+  if (value === undefined) {
+    if (el.hasAttribute(name)) el.removeAttribute(name);
+  } else if (el.getAttribute(name) !== value) el.setAttribute(name, value);
 }
 
 /** The markup a row's cell shows, for the first draw and for in-place updates. */
@@ -291,12 +350,12 @@ function cellParts(row: Row, col: Column, pinned: boolean, now: Date): CellParts
       return {
         cls: pinned ? "lb-pinned lb-name" : "lb-name",
         title: undefined,
-        html: `<span title="${esc(`${row.name}\nid: ${row.id}`)}">${esc(row.name || row.id)}</span>`,
+        span: { title: `${row.name}\nid: ${row.id}`, text: row.name || row.id },
       };
     case "id":
       return { cls: pinned ? "lb-pinned lb-mono" : "lb-mono", title: undefined, text: row.id };
     case "state":
-      return { cls: pin, title: undefined, html: badgeHtml(row.state) };
+      return { cls: pin, title: undefined, span: badge(row.state) };
     case "created_at":
     case "heartbeat_at": {
       const text = typeof value === "string" ? value : null;
@@ -317,9 +376,9 @@ function cellParts(row: Row, col: Column, pinned: boolean, now: Date): CellParts
   }
 }
 
-function badgeHtml(state: string | null): string {
+function badge(state: string | null): SpanParts {
   const name = state ?? "unknown";
-  return `<span class="lb-badge lb-state-${name.replace(/[^a-z]/g, "")}" data-testid="state-badge">${esc(name)}</span>`;
+  return { cls: `lb-badge lb-state-${name.replace(/[^a-z]/g, "")}`, testid: "state-badge", text: name };
 }
 
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };

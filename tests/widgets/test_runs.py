@@ -263,6 +263,50 @@ def test_new_runs_show_up_after_refresh(server: ServerHandle, entity: str,
     assert page["total"] == 2 and page["rows"][0]["id"] == "second00"
 
 
+def test_a_new_order_reuses_the_recent_count(
+    server: ServerHandle, entity: str, api: liberry.Api, project_name: str
+) -> None:
+    seeder = Seeder(server.url, server.api_key, entity)
+    seeder.write(RunSpec(project=project_name, run_id="first000", config={"a": 1}))
+    widget = Runs(f"{entity}/{project_name}", api=api)
+    view = ViewClient(widget)
+    page = view.result("page", offset=0, limit=10, order="-created_at")
+    assert page["total"] == 1
+    assert page["timing"]["kernel_ms"] >= page["timing"]["api_ms"] >= 0
+    seeder.write(RunSpec(project=project_name, run_id="second00", config={"a": 2}))
+    # The same runs in another order: the count of a moment ago answers (not asked again),
+    # while the rows are fresh.
+    page = view.result("page", offset=0, limit=10, order="+created_at")
+    assert page["total"] == 1 and [r["id"] for r in page["rows"]] == ["first000", "second00"]
+    # Other pages, other filters and a refresh count again.
+    assert view.result("page", offset=1, limit=1, order="+created_at")["total"] == 2
+    assert view.result("page", offset=0, limit=10, filters={"config.a": 2})["total"] == 1
+    assert view.result("page", offset=0, limit=10, order="-config.a", fresh=True)["total"] == 2
+
+
+def test_view_snapshot_is_stored_after_a_pause(
+    seeded: dict[str, Any], api: liberry.Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import liberry_widgets.runs as runs_module
+
+    monkeypatch.setattr(runs_module, "SNAPSHOT_DELAY_S", 0.05)
+    widget, view = make(seeded, api, per_page=3)
+    view.set_traits(order="+created_at", offset=0)
+    view.result("page", offset=0, limit=3, order="+created_at")
+    # Not at once (the trait sync would reach the browser while it paints the page)...
+    assert widget._snapshot == {}
+    deadline = time.monotonic() + 5
+    while not widget._snapshot and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [r["name"] for r in widget._snapshot["rows"]] == ["exp-0", "exp-1", "exp-2"]
+    # A first page the traits moved away from before the pause ended is not kept.
+    view.result("page", offset=0, limit=3, order="-config.lr")
+    view.set_traits(order="+config.lr", offset=0)
+    time.sleep(0.3)
+    assert widget._snapshot["order"] == "+created_at"
+    widget.close()
+
+
 # -- static snapshot and secrets -------------------------------------------------------------------
 
 
