@@ -198,3 +198,60 @@ def test_concurrent_writers_do_not_lose_rows(server: ServerHandle, project_name:
     )
     for n in names:
         assert w.gql(q, {"p": project_name, "n": n})["project"]["run"]["historyLineCount"] == 1000
+
+
+SKIP = """
+query Skip($e: String!, $p: String!, $cursor: String, $n: Int, $order: String,
+           $filters: JSONString) {
+  project(name: $p, entityName: $e) {
+    runs(filters: $filters, after: $cursor, first: $n, order: $order) {
+      pageInfo { endCursor hasNextPage }
+    }
+  }
+}
+"""
+
+SKIP_WITH_EDGES = """
+fragment Names on RunConnection { edges { node { name } } }
+query Skip($e: String!, $p: String!, $cursor: String, $n: Int, $order: String,
+           $filters: JSONString) {
+  project(name: $p, entityName: $e) {
+    runs(filters: $filters, after: $cursor, first: $n, order: $order) {
+      ...Names
+      pageInfo { endCursor hasNextPage }
+    }
+  }
+}
+"""
+
+
+def test_skipping_without_edges_gives_the_same_cursors(
+    server: ServerHandle, project_name: str
+) -> None:
+    """A pageInfo-only query (how clients jump ahead) reads only ids and sort keys; its
+    cursors must be exactly those of a full page, for every kind of order."""
+    w = Wire(server.url, server.api_key)
+    for i in range(23):
+        summary = {"loss": round(1 / (i + 1), 3)} if i % 4 else {}  # some lack the key
+        w.upsert("admin", project_name, f"r{i:02d}", config={"lr": i % 5}, summary=summary)
+    orders = ["-created_at", "+created_at", "+config.lr.value", "-summary_metrics.loss"]
+    filters = [None, json.dumps({"config.lr": {"$gte": 1}})]
+    for order in orders:
+        for filt in filters:
+            cursor = None
+            while True:
+                args = {
+                    "e": "admin",
+                    "p": project_name,
+                    "cursor": cursor,
+                    "n": 4,
+                    "order": order,
+                    "filters": filt,
+                }
+                lean = w.gql(SKIP, args)["project"]["runs"]["pageInfo"]
+                full = w.gql(SKIP_WITH_EDGES, args)["project"]["runs"]
+                assert lean == full["pageInfo"], (order, filt, cursor)
+                assert full["edges"], (order, filt, cursor)
+                if not lean["hasNextPage"]:
+                    break
+                cursor = lean["endCursor"]

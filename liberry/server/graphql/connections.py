@@ -45,10 +45,13 @@ def connection(
     node: Callable[[T], Any],
     total: Callable[[], int] | None = None,
 ) -> dict[str, Any]:
-    # An edge's cursor is made only if the query selects it (the resolver calls it).
-    edges = [
-        {"node": node(item), "cursor": lambda _info, item=item: cursor(item)} for item in items
-    ]
+    # Built only if the query selects them (the resolver calls the lambdas): skipping ahead
+    # asks for pageInfo alone, and most clients never read an edge's cursor.
+    def edges(_info: Any) -> list[dict[str, Any]]:
+        return [
+            {"node": node(item), "cursor": lambda _info, item=item: cursor(item)} for item in items
+        ]
+
     return {
         "edges": edges,
         "pageInfo": {

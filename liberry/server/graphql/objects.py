@@ -9,7 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from graphql import GraphQLResolveInfo
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLResolveInfo,
+    InlineFragmentNode,
+    SelectionSetNode,
+)
 
 from ..store import accounts, files, history, projects, runs, streams
 from ..store.errors import StoreError
@@ -18,6 +24,27 @@ from .connections import connection, id_cursor, page_size, parse_id_cursor
 from .context import RequestContext
 
 Info = GraphQLResolveInfo
+
+
+def selects(info: Info, name: str) -> bool:
+    """Whether the query asks for field `name` directly under the field being resolved
+    (through fragments too), so a resolver can skip reading what nobody asked for."""
+
+    def walk(selection_set: SelectionSetNode | None) -> bool:
+        for node in selection_set.selections if selection_set else ():
+            if isinstance(node, FieldNode):
+                if node.name.value == name:
+                    return True
+            elif isinstance(node, InlineFragmentNode):
+                if walk(node.selection_set):
+                    return True
+            elif isinstance(node, FragmentSpreadNode):
+                fragment = info.fragments.get(node.name.value)
+                if fragment is not None and walk(fragment.selection_set):
+                    return True
+        return False
+
+    return any(walk(node.selection_set) for node in info.field_nodes)
 
 
 def ctx_of(info: Info) -> RequestContext:
@@ -142,7 +169,13 @@ class ProjectObj:
         parsed = runs.parse_filters(filters)
         size = page_size(first, 50)
         page, cursor_for, has_next = runs.list_runs(
-            conn, self.row["id"], filters=parsed, order=order, first=size, after=after
+            conn,
+            self.row["id"],
+            filters=parsed,
+            order=order,
+            first=size,
+            after=after,
+            keys_only=not selects(info, "edges"),
         )
         project = self.row
         return connection(

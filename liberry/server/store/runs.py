@@ -30,8 +30,8 @@ RUN_COLUMNS: list[Any] = [
 ]
 
 
-def _base_select() -> Any:
-    return select(*RUN_COLUMNS).outerjoin(t.users, t.users.c.id == t.runs.c.user_id)
+def _base_select(*columns: Any) -> Any:
+    return select(*(columns or RUN_COLUMNS)).outerjoin(t.users, t.users.c.id == t.runs.c.user_id)
 
 
 def new_run_id() -> str:
@@ -174,13 +174,16 @@ def list_runs(
     order: str | None,
     first: int,
     after: str | None,
+    keys_only: bool = False,
 ) -> tuple[list[dict[str, Any]], Callable[[Mapping[str, Any]], str], bool]:
     """One keyset page: runs, the function making a run's cursor, has_next_page.
 
     Cursors are made on demand: most clients only read the page's `endCursor`.
+    `keys_only` reads just the run ids and sort keys: enough for cursors, and what skipping
+    ahead thousands of runs needs (no config or summary text read).
     """
     spec = compile_order(order, conn.dialect.name)
-    stmt = _base_select().where(
+    stmt = _base_select(*([t.runs.c.id] if keys_only else [])).where(
         t.runs.c.project_id == project_id, compile_filters(filters, conn.dialect.name)
     )
     rows = spec.fetch(conn, stmt, project_id=project_id, after=after, limit=first + 1)
