@@ -119,7 +119,7 @@ Index("ix_runs_state_heartbeat", runs.c.state, runs.c.heartbeat_at)
 # History (`wandb-history.jsonl`) in blocks of consecutive lines, one row per block: ingestion
 # writes one row per ~100 lines instead of one per line. A block holds the lines
 # first_line .. first_line + n - 1 (line = file_stream offset), all present; gaps between blocks
-# are lines never sent. Written and read by `history.py` only.
+# are lines never sent. Written and read by `history_blocks.py` only.
 history_blocks = Table(
     "history_blocks",
     metadata,
