@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -97,16 +97,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
             _wait_forever()
             stop_live.set()
             return 0
-        if shutil.which("jupyter") is None:
+        if importlib.util.find_spec("jupyterlab") is None:
             print(
                 "JupyterLab is not installed: pip install 'liberry-widgets[notebook]'",
                 file=sys.stderr,
             )
             return 1
         lab_port, token = _free_port(), secrets.token_hex(24)
+        # This interpreter's JupyterLab, not whichever `jupyter` is first on PATH: the README
+        # runs `.venv/bin/liberry demo` without activating the venv.
         cmd = [
-            "jupyter",
-            "lab",
+            sys.executable,
+            "-m",
+            "jupyterlab",
             str(notebook.name),
             f"--ServerApp.root_dir={notebook.parent}",
             "--ServerApp.ip=127.0.0.1",

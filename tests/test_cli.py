@@ -1,4 +1,4 @@
-"""`liberry demo` as a user runs it (without JupyterLab, which the browser tests cover)."""
+"""`liberry demo` as a user runs it: seeding over HTTP, and the JupyterLab it opens."""
 
 from __future__ import annotations
 
@@ -65,3 +65,56 @@ def test_demo_seeds_through_http(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
     assert "demo/image-classification" in out
+
+
+def test_demo_starts_this_environments_jupyterlab(tmp_path: Path) -> None:
+    """`.venv/bin/liberry demo` (venv not activated, no `jupyter` on PATH) opens JupyterLab
+    from its own environment, on the quickstart notebook, with kernels of that environment."""
+    port = _free_port()
+    env = {
+        "PATH": "/usr/bin:/bin",  # no venv, pyenv or other `jupyter` on it
+        "HOME": str(tmp_path / "home"),
+        "JUPYTER_PLATFORM_DIRS": "1",
+    }
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "liberry.cli", "demo", "--no-browser", "--runs", "2"),
+            *("--data-dir", str(tmp_path / "demo"), "--port", str(port)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        notebook_url = ""
+        deadline = time.monotonic() + 120
+        while not notebook_url:
+            line = proc.stdout.readline()
+            assert line or proc.poll() is None, "".join(lines)
+            assert time.monotonic() < deadline, "".join(lines)
+            lines.append(line)
+            if line.startswith("notebook:"):
+                notebook_url = line.split()[1]
+        assert "/lab/tree/quickstart.ipynb?token=" in notebook_url
+        base, token = notebook_url.split("/lab/")[0], notebook_url.split("token=")[1]
+        specs: dict = {}
+        while time.monotonic() < deadline and not specs:
+            try:
+                specs = requests.get(f"{base}/api/kernelspecs?token={token}", timeout=5).json()
+            except requests.ConnectionError:
+                time.sleep(0.5)
+        argv0 = specs["kernelspecs"][specs["default"]]["spec"]["argv"][0]
+        # The kernel runs this interpreter (or `python`, resolved in this environment's bin).
+        assert (
+            argv0 in (sys.executable, "python") or Path(argv0).parent == Path(sys.executable).parent
+        ), argv0
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
