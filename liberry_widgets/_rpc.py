@@ -13,6 +13,7 @@ inline. Exceptions never escape: they become error replies, with the traceback i
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import sys
@@ -227,7 +228,7 @@ class RpcChannel:
             log.debug("liberry widget request %r failed", kind, exc_info=True)
             self._reply_error(request_id, type(exc).__name__, _describe(exc))
         else:
-            self._send({"type": "reply", "id": request_id, "ok": True, "result": json_safe(result)})
+            self._send({"type": "reply", "id": request_id, "ok": True, "result": _safe(result)})
 
     # -- outgoing ------------------------------------------------------------------------------
 
@@ -248,6 +249,16 @@ class RpcChannel:
             self._widget.send(content)
         except Exception:  # a closed comm: nobody is listening any more
             log.debug("liberry widget could not send a reply", exc_info=True)
+
+
+def _safe(value: Any) -> Any:
+    """`json_safe(value)`, skipping its walk when the C encoder finds nothing to change
+    (the usual page of plain values: a few ms of the kernel's answer saved)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return json_safe(value)
+    return value
 
 
 def _describe(exc: Exception) -> str:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import traitlets
 
 from ._base import LiberryWidget, static_css, static_module
-from ._rpc import Handler, RpcError, handling_request, json_safe, waited_ms
+from ._rpc import Handler, RpcError, after_reply, handling_request, json_safe, waited_ms
 from .query import KeyContext, QuerySyntaxError, format_query, parse_query
 
 if TYPE_CHECKING:
@@ -329,19 +329,20 @@ class Runs(LiberryWidget):
         if known is None:
             self._note_count(filters, total)
         api_ms = (time.perf_counter() - started) * 1e3
-        self._remember_keys(runs)
         if columns is None:
+            self._remember_keys(runs)
             columns = self.columns or self._default_columns(runs, *self._run_keys())
             if not self.columns:
                 self.columns = columns
+        else:
+            # Only the column chooser needs them: not on the way to the rows.
+            after_reply(lambda: self._remember_keys(runs))
         rows = [_row(run, columns) for run in runs]
         result = {"rows": rows, "total": total, "offset": offset, "limit": limit,
                   "columns": columns}  # fmt: skip
         if offset == 0:
-            snapshot = json_safe(
-                {**result, "filters": filters or {}, "order": order,
-                 "taken_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-            )  # fmt: skip
+            snapshot = {**result, "filters": filters or {}, "order": order,
+                        "taken_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
             self._keep_snapshot(snapshot)
         # Where the time went (the view shows it in its `data-timing` for benchmarks).
         waited = waited_ms()
@@ -373,7 +374,7 @@ class Runs(LiberryWidget):
         key = _view_key(snapshot["filters"], snapshot["order"])
         if not handling_request():
             if key == _view_key(self.filters, self.order):
-                self._snapshot = snapshot
+                self._snapshot = json_safe(snapshot)
             return
         timer = threading.Timer(SNAPSHOT_DELAY_S, self._store_snapshot)
         timer.daemon = True
@@ -393,7 +394,7 @@ class Runs(LiberryWidget):
             self._first_pages.clear()
             self._snapshot_timer = None
         if found is not None:
-            self._snapshot = found
+            self._snapshot = json_safe(found)
 
     def _query(
         self, filters: dict[str, Any] | None, order: str, per_page: int, keep: bool = True

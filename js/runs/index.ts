@@ -71,6 +71,8 @@ interface Snapshot extends PageReply {
 const PAGE_SIZES = [25, 50, 100, 200];
 /** A cached page older than this is painted at once, then fetched again quietly. */
 const REVALIDATE_AFTER_MS = 10_000;
+/** The table dims only when its rows take longer than this to come. */
+const DIM_AFTER_MS = 200;
 
 function round(ms: number): number {
   return Math.round(ms * 10) / 10;
@@ -388,9 +390,11 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
     const query = pageQuery();
     const page = { offset: model.get("offset"), limit: model.get("per_page") };
     const instant = pages.has(query, page);
+    let dim: ReturnType<typeof setTimeout> | undefined;
     if (!instant && !quiet) {
       status.loading("Loading runs");
       root.classList.add("lb-loading");
+      dim = setTimeout(() => root.classList.add("lb-dim"), DIM_AFTER_MS);
     }
     try {
       const asked = performance.now();
@@ -400,11 +404,14 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
       current = reply;
       shownQuery = query;
       live = true;
-      // The next page is asked for before drawing (a click on "next" may follow as soon as
-      // the rows show); the one after it and the previous one (after a jump, going back
-      // is never cached) once the rows are painted.
+      // While paging, the next page is asked for before drawing (a click on "next" may
+      // follow as soon as the rows show); after a new order or filter, once the rows are
+      // painted (the kernel and the server would otherwise compete with the first paint for
+      // the CPU). The one after it and the previous one (after a jump, going back is never
+      // cached) once the rows are painted.
       const ahead = (n: number): PageRequest => ({ offset: reply.offset + n * reply.limit, limit: reply.limit });
-      if (ahead(1).offset < reply.total && reply.rows.length > 0) pages.prefetch(query, ahead(1));
+      const paging = reply.offset > 0;
+      if (paging && ahead(1).offset < reply.total && reply.rows.length > 0) pages.prefetch(query, ahead(1));
       status.idle();
       draw();
       setViewState(root, "ready");
@@ -420,6 +427,7 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
         return;
       }
       afterPaint(() => {
+        if (!paging && ahead(1).offset < reply.total && reply.rows.length > 0) pages.prefetch(query, ahead(1));
         if (ahead(2).offset < reply.total) pages.prefetch(query, ahead(2));
         if (reply.offset > 0) pages.prefetch(query, { offset: Math.max(0, reply.offset - reply.limit), limit: reply.limit });
       });
@@ -449,7 +457,8 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
         setViewState(root, "error");
       }
     } finally {
-      if (seq === loadSeq) root.classList.remove("lb-loading");
+      clearTimeout(dim);
+      if (seq === loadSeq) root.classList.remove("lb-loading", "lb-dim");
     }
   }
 

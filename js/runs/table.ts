@@ -45,6 +45,11 @@ export class RunTable {
   /** The columns the body rows were built for ("" when they are not run rows); the order is
    * not part of it, so a sort change rewrites the cells in place instead of rebuilding. */
   private bodyKey = "";
+  /** What each body cell shows (row by column), as last written: a new page compares with
+   * this instead of reading every cell back from the DOM. */
+  private shown: CellParts[][] = [];
+  /** The body cells (row by column, without the checkbox), found once per rebuilt body. */
+  private tds: HTMLTableCellElement[][] | null = null;
 
   constructor(private readonly events: TableEvents) {
     this.thead = h("thead");
@@ -84,11 +89,11 @@ export class RunTable {
   render(view: TableView): void {
     this.view = view;
     const bodyKey = JSON.stringify([view.columns.map((c) => c.id), [...view.pinned]]);
-    const headKey = JSON.stringify([bodyKey, view.order]);
-    if (headKey !== this.headKey || !this.thead.firstChild) {
-      this.headKey = headKey;
+    // Only the order changed: move the sort marker; a new header would be laid out anew.
+    if (bodyKey !== this.headKey || !this.thead.firstChild) {
+      this.headKey = bodyKey;
       this.thead.replaceChildren(this.head(view));
-    }
+    } else this.markSorted(view.order);
     if (!this.patchBody(view, bodyKey)) {
       this.tbody.innerHTML = this.bodyHtml(view);
       this.bodyKey = view.rows.length ? bodyKey : "";
@@ -172,16 +177,35 @@ export class RunTable {
         },
         col.kind !== "meta" ? h("span", { class: "lb-col-kind", text: col.kind === "config" ? "c" : "s" }) : null,
         h("span", { class: "lb-col-label", text: col.label }),
-        sorted ? h("span", { class: "lb-sort", text: descending ? " ▼" : " ▲" }) : null,
+        col.sortField ? h("span", { class: "lb-sort", text: sortMark(sorted, descending) }) : null,
       );
       cells.push(th);
     });
     return h("tr", {}, ...cells);
   }
 
+  /** Show `order` on the header drawn for the same columns (aria-sort and the arrow). */
+  private markSorted(order: string): void {
+    const { field, descending } = parseOrder(order);
+    const columns = this.view?.columns ?? [];
+    const cells = this.thead.rows[0]?.cells;
+    if (!cells) return;
+    columns.forEach((col, index) => {
+      const th = cells[index + 1];
+      if (!th) return;
+      const sorted = col.sortField !== null && col.sortField === field;
+      setAttr(th, "aria-sort", sorted ? (descending ? "descending" : "ascending") : undefined);
+      const mark = th.querySelector(".lb-sort");
+      const text = sortMark(sorted, descending);
+      if (mark && mark.textContent !== text) mark.textContent = text;
+    });
+  }
+
   /** Every row as one HTML string: one parse instead of thousands of DOM calls per page. */
   private bodyHtml(view: TableView): string {
     if (view.rows.length === 0) {
+      this.shown = [];
+      this.tds = null;
       return `<tr class="lb-empty"><td colspan="${view.columns.length + 1}">No runs match.</td></tr>`;
     }
     const now = new Date();
@@ -191,7 +215,11 @@ export class RunTable {
       open: `<td${view.pinned.has(col.id) ? ` style="left:var(--lb-pin-${index + 1},0px)"` : ""} data-column="${esc(col.id)}"`,
     }));
     const out: string[] = [];
+    this.shown = [];
+    this.tds = null;
     for (const row of view.rows) {
+      const shown: CellParts[] = [];
+      this.shown.push(shown);
       const selected = view.selected.has(row.id);
       const cls = [selected ? "lb-selected" : "", view.active === row.id ? "lb-active" : ""].join(" ").trim();
       out.push(
@@ -202,6 +230,7 @@ export class RunTable {
       );
       for (const { col, pinned, open } of cols) {
         const cell = cellParts(row, col, pinned, now);
+        shown.push(cell);
         out.push(
           `${open}${cell.cls ? ` class="${cell.cls}"` : ""}` +
             `${cell.title !== undefined ? ` title="${esc(cell.title)}"` : ""}>` +
@@ -218,11 +247,13 @@ export class RunTable {
   private patchBody(view: TableView, bodyKey: string): boolean {
     const trs = this.tbody.rows;
     if (!this.bodyKey || this.bodyKey !== bodyKey || trs.length !== view.rows.length) return false;
+    if (this.shown.length !== trs.length || this.shown.some((cells) => cells.length !== view.columns.length)) return false;
+    const tds = (this.tds ??= [...trs].map((tr) => [...tr.cells].slice(1)));
+    if (tds.some((cells) => cells.length !== view.columns.length)) return false;
     const now = new Date();
     for (let r = 0; r < view.rows.length; r++) {
       const row = view.rows[r] as Row;
       const tr = trs[r] as HTMLTableRowElement;
-      if (tr.cells.length !== view.columns.length + 1) return false;
       const selected = view.selected.has(row.id);
       const cls = [selected ? "lb-selected" : "", view.active === row.id ? "lb-active" : ""].join(" ").trim();
       if (tr.className !== cls) tr.className = cls;
@@ -234,29 +265,12 @@ export class RunTable {
         const label = `Select ${row.name}`;
         if (box.getAttribute("aria-label") !== label) box.setAttribute("aria-label", label);
       }
+      const cells = tds[r] as HTMLTableCellElement[];
+      const shown = this.shown[r] as CellParts[];
       view.columns.forEach((col, i) => {
-        const td = tr.cells[i + 1] as HTMLTableCellElement;
         const cell = cellParts(row, col, view.pinned.has(col.id), now);
-        if (td.className !== cell.cls) td.className = cell.cls;
-        if (cell.title === undefined) {
-          if (td.hasAttribute("title")) td.removeAttribute("title");
-        } else if (td.title !== cell.title) td.title = cell.title;
-        if (cell.span) {
-          shownHtml.delete(td);
-          patchSpan(td, cell.span);
-        } else if (cell.html !== undefined) {
-          if (shownHtml.get(td) !== cell.html) {
-            td.innerHTML = cell.html;
-            shownHtml.set(td, cell.html);
-          }
-        } else {
-          shownHtml.delete(td);
-          const text = cell.text ?? "";
-          const node = td.firstChild;
-          if (node && node === td.lastChild && node.nodeType === Node.TEXT_NODE) {
-            if ((node as Text).data !== text) (node as Text).data = text;
-          } else if (td.textContent !== text || td.firstElementChild) td.textContent = text;
-        }
+        patchCell(cells[i] as HTMLTableCellElement, shown[i] as CellParts, cell);
+        shown[i] = cell;
       });
     }
     return true;
@@ -295,6 +309,10 @@ export class RunTable {
   }
 }
 
+function sortMark(sorted: boolean, descending: boolean): string {
+  return sorted ? (descending ? " ▼" : " ▲") : "";
+}
+
 interface CellParts {
   cls: string;
   title: string | undefined;
@@ -320,17 +338,40 @@ function spanHtml(span: SpanParts): string {
   );
 }
 
-/** Make a cell show `span`, reusing the span already there when the cell holds just one. */
-function patchSpan(td: HTMLTableCellElement, span: SpanParts): void {
-  const el = td.firstChild;
-  if (!(el instanceof HTMLSpanElement) || el !== td.lastChild) {
+/** Make `td`, which shows `before`, show `cell`: only what differs is written (text nodes
+ * and spans are kept and updated in place rather than parsed again). */
+function patchCell(td: HTMLTableCellElement, before: CellParts, cell: CellParts): void {
+  if (before.cls !== cell.cls) td.className = cell.cls;
+  if (before.title !== cell.title) setAttr(td, "title", cell.title);
+  if (cell.span) {
+    if (before.span) patchSpan(td, before.span, cell.span);
+    else td.innerHTML = spanHtml(cell.span);
+  } else if (cell.html !== undefined) {
+    if (before.html !== cell.html) td.innerHTML = cell.html;
+  } else {
+    const text = cell.text ?? "";
+    if (before.span || before.html !== undefined) td.textContent = text;
+    else if ((before.text ?? "") !== text) setText(td, text);
+  }
+}
+
+function patchSpan(td: HTMLTableCellElement, before: SpanParts, span: SpanParts): void {
+  const el = td.firstElementChild;
+  if (!el) {
     td.innerHTML = spanHtml(span);
     return;
   }
-  if (el.className !== (span.cls ?? "")) el.className = span.cls ?? "";
-  setAttr(el, "title", span.title);
-  setAttr(el, "data-testid", span.testid);
-  if (el.textContent !== span.text) el.textContent = span.text;
+  if (before.cls !== span.cls) el.className = span.cls ?? "";
+  if (before.title !== span.title) setAttr(el, "title", span.title);
+  if (before.testid !== span.testid) setAttr(el, "data-testid", span.testid);
+  if (before.text !== span.text) setText(el, span.text);
+}
+
+/** Change an element's only text node in place (a new node would be laid out anew). */
+function setText(el: Element, text: string): void {
+  const node = el.firstChild;
+  if (node && node === el.lastChild && node.nodeType === Node.TEXT_NODE) (node as Text).data = text;
+  else el.textContent = text;
 }
 
 function setAttr(el: Element, name: string, value: string | undefined): void {
@@ -338,9 +379,6 @@ function setAttr(el: Element, name: string, value: string | undefined): void {
     if (el.hasAttribute(name)) el.removeAttribute(name);
   } else if (el.getAttribute(name) !== value) el.setAttribute(name, value);
 }
-
-/** The markup a row's cell shows, for the first draw and for in-place updates. */
-const shownHtml = new WeakMap<Element, string>();
 
 function cellParts(row: Row, col: Column, pinned: boolean, now: Date): CellParts {
   const value = cellValue(row, col);

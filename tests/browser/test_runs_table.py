@@ -216,6 +216,13 @@ def test_quickstart_run_table(page: Page, lab: dict[str, Any], notebook: str) ->
         story.expect_ids(story.eval(f"[r.id for r in table.runs.page(0, {PER_PAGE})]"),
                          "sorted by accuracy")  # fmt: skip
         story.expect_ids(story.server_ids(order="-summary_metrics.accuracy"), "sorted by accuracy")
+        # The header is updated in place on a sort (not rebuilt): the arrow still fits.
+        clipped = root.evaluate(
+            """(root) => [...root.querySelectorAll('thead th[data-column]')]
+                .filter((th) => th.scrollWidth > th.clientWidth + 1)
+                .map((th) => th.dataset.column)"""
+        )
+        assert clipped == [], f"headers clipped after sorting: {clipped}"
 
     with story.step("order set from Python reaches the view"):
         story.exec("table.order = '-created_at'")

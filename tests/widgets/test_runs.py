@@ -370,6 +370,16 @@ def test_threaded_handlers_answer_concurrently_and_drop_cancelled(
     widget.close()
 
 
+def test_replies_are_json_safe(seeded: dict[str, Any], api: liberry.Api) -> None:
+    widget, view = make(seeded, api)
+    widget._rpc.register("odd", lambda _params: {"v": [float("nan"), float("-inf"), 1.5]})
+    assert view.result("odd") == {"v": ["NaN", "-Infinity", 1.5]}
+    # A plain page skips the walk (the C encoder checks it) and arrives as it was.
+    page = view.result("page", offset=0, limit=2, columns=["name", "config.lr"])
+    assert [r["name"] for r in page["rows"]] == ["exp-11", "exp-10"]
+    widget.close()
+
+
 def test_public_name() -> None:
     assert liberry.widgets is liberry_widgets
     assert liberry.widgets.Runs is Runs
