@@ -609,7 +609,7 @@ export function normalize(filter: Filter): Filter {
   for (const [key, value] of Object.entries(filter)) {
     if ((key === "$and" || key === "$or" || key === "$nor") && Array.isArray(value)) {
       const children = value.map((child) => (isPlainObject(child) ? normalize(child) : child));
-      parts.push(key === "$nor" ? { $nor: children } : combineNormal(key, children as Filter[]));
+      parts.push(key === "$nor" ? { $nor: children } : combine(key, children as Filter[]));
     } else if (!key.startsWith("$") && isPlainObject(value) && Object.keys(value).length > 1
       && Object.keys(value).every((op) => op.startsWith("$"))) {
       for (const [op, operand] of Object.entries(value)) parts.push({ [key]: { [op]: operand } });
@@ -617,17 +617,7 @@ export function normalize(filter: Filter): Filter {
       parts.push({ [key]: value });
     }
   }
-  return parts.length === 1 ? (parts[0] as Filter) : combineNormal("$and", parts);
-}
-
-function combineNormal(op: "$and" | "$or", parts: Filter[]): Filter {
-  const flat: Filter[] = [];
-  for (const part of parts) {
-    const inner = part[op];
-    if (Object.keys(part).length === 1 && Array.isArray(inner)) flat.push(...(inner as Filter[]));
-    else flat.push(part);
-  }
-  return flat.length === 1 ? (flat[0] as Filter) : { [op]: flat };
+  return parts.length === 1 ? (parts[0] as Filter) : combine("$and", parts);
 }
 
 export function deepEqual(a: unknown, b: unknown): boolean {
