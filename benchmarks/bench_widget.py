@@ -127,7 +127,7 @@ async ([selector, timeoutMs]) => {
       if (s && s !== before) { mo.disconnect(); resolve(performance.now()); }
     });
     mo.observe(root, {childList: true, subtree: true, attributes: true,
-                      attributeFilter: ['class'], attributeOldValue: true});
+                      attributeFilter: ['class', 'data-run-id'], attributeOldValue: true});
     setTimeout(() => { mo.disconnect(); resolve(null); }, timeoutMs);
   });
   const t0 = performance.now();
@@ -310,6 +310,7 @@ def stages(samples: list[dict[str, Any]]) -> str:
     parts = [f"{len(kernel)} of {len(timed)} from the kernel"]
     for key, label in (("wait_ms", "view waits for the page"),
                        ("transport_ms", "of which messages view <-> kernel"),
+                       ("to_kernel_ms", "view -> kernel"), ("from_kernel_ms", "kernel -> view"),
                        ("queued_ms", "handler queue"), ("kernel_ms", "kernel handler"),
                        ("api_ms", "of which Api -> server"), ("draw_ms", "draw (JS)")):
         values = [s["timing"][key] for s in (timed if key in ("wait_ms", "draw_ms") else kernel)

@@ -27,9 +27,9 @@ __all__ = [
     "Handler",
     "RpcChannel",
     "RpcError",
-    "after_reply",
     "handling_request",
     "json_safe",
+    "received_at",
     "waited_ms",
 ]
 
@@ -46,27 +46,22 @@ class RpcError(Exception):
 _current = threading.local()
 
 
-def after_reply(callback: Callable[[], None]) -> None:
-    """Run `callback` once the reply of the request being handled has been sent (at once
-    outside a request): work the view does not wait for, such as a trait update, then does
-    not hold up the answer it waits for."""
-    pending: list[Callable[[], None]] | None = getattr(_current, "after", None)
-    if pending is None:
-        callback()
-    else:
-        pending.append(callback)
-
-
 def handling_request() -> bool:
     """True while a request's handler runs (on this thread)."""
-    return getattr(_current, "after", None) is not None
+    return getattr(_current, "waited_ms", None) is not None
 
 
 def waited_ms() -> float | None:
     """How long the request being handled waited between reaching the kernel and its handler
     starting (a busy thread pool, the GIL); None outside a request."""
     waited: float | None = getattr(_current, "waited_ms", None)
-    return waited if handling_request() else None
+    return waited
+
+
+def received_at() -> float | None:
+    """When the request being handled reached the kernel, in ms since the epoch (the view
+    compares it with its own clock to split a round trip into its legs); None outside one."""
+    return getattr(_current, "received_ms", None)
 
 
 class _Messenger(Protocol):
@@ -198,19 +193,13 @@ class RpcChannel:
     def _run(
         self, request_id: str, kind: str, params: dict[str, Any], received: float
     ) -> None:
-        outer = getattr(_current, "after", None), getattr(_current, "waited_ms", None)
-        after: list[Callable[[], None]] = []
-        _current.after = after
-        _current.waited_ms = (time.perf_counter() - received) * 1e3
+        outer = getattr(_current, "waited_ms", None), getattr(_current, "received_ms", None)
+        waited = (time.perf_counter() - received) * 1e3
+        _current.waited_ms, _current.received_ms = waited, time.time() * 1e3 - waited
         try:
             self._answer(request_id, kind, params)
         finally:
-            _current.after, _current.waited_ms = outer
-            for callback in after:
-                try:
-                    callback()
-                except Exception:
-                    log.debug("liberry widget after-reply work failed", exc_info=True)
+            _current.waited_ms, _current.received_ms = outer
 
     def _answer(self, request_id: str, kind: str, params: dict[str, Any]) -> None:
         handler = self._handlers.get(kind)

@@ -15,14 +15,14 @@ import html
 import json
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import traitlets
 
 from ._base import LiberryWidget, static_css, static_module
-from ._rpc import Handler, RpcError, after_reply, handling_request, json_safe, waited_ms
+from ._rpc import Handler, RpcError, handling_request, json_safe, received_at, waited_ms
 from .query import KeyContext, QuerySyntaxError, format_query, parse_query
 
 if TYPE_CHECKING:
@@ -108,6 +108,8 @@ class Runs(LiberryWidget):
         self._where: tuple[str, str] | None = None
         self._seen: tuple[dict[str, None], dict[str, None]] = ({}, {})
         self._served = False
+        # Pages served but not yet read for nested keys (`_remember_keys`).
+        self._unread: deque[Sequence[Run]] = deque()
         #: Filters (JSON) -> (run count, when it was counted), see `COUNT_REUSE_S`.
         self._counts: dict[str, tuple[int, float]] = {}
         #: First pages served to views, by (filters, order), until `_store_snapshot` picks one.
@@ -335,8 +337,7 @@ class Runs(LiberryWidget):
             if not self.columns:
                 self.columns = columns
         else:
-            # Only the column chooser needs them: not on the way to the rows.
-            after_reply(lambda: self._remember_keys(runs))
+            self._remember_keys(runs)
         rows = [_row(run, columns) for run in runs]
         result = {"rows": rows, "total": total, "offset": offset, "limit": limit,
                   "columns": columns}  # fmt: skip
@@ -345,10 +346,15 @@ class Runs(LiberryWidget):
                         "taken_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
             self._keep_snapshot(snapshot)
         # Where the time went (the view shows it in its `data-timing` for benchmarks).
-        waited = waited_ms()
-        result["timing"] = {"api_ms": round(api_ms, 1),
-                            "kernel_ms": round((time.perf_counter() - started) * 1e3, 1),
-                            **({} if waited is None else {"queued_ms": round(waited, 1)})}
+        timing = {"api_ms": round(api_ms, 1),
+                  "kernel_ms": round((time.perf_counter() - started) * 1e3, 1)}  # fmt: skip
+        waited, received = waited_ms(), received_at()
+        if waited is not None:
+            timing["queued_ms"] = round(waited, 1)
+        if received is not None:  # epoch ms: the view splits the round trip with its clock
+            timing["received_at"] = round(received, 1)
+            timing["sent_at"] = round(time.time() * 1e3, 1)
+        result["timing"] = timing
         return result
 
     def _recent_count(self, filters: dict[str, Any] | None) -> int | None:
@@ -441,16 +447,28 @@ class Runs(LiberryWidget):
             summary = [k for k in summary if not k.startswith(HIDDEN_SUMMARY)]
             self._keys = (sorted(config, key=_key_order), sorted(summary, key=_key_order))
         config, summary = self._keys
+        self._read_keys()
         return _expand(config, self._seen[0]), _expand(summary, self._seen[1])
 
     def _remember_keys(self, runs: Sequence[Run]) -> None:
-        """Note the dotted keys of nested values seen in served runs (a server may list only
-        the top-level key, `model`, for `model.depth`)."""
+        """Keep served runs to note the dotted keys of their nested values (a server may list
+        only the top-level key, `model`, for `model.depth`). They are read when the keys are
+        next asked for: reading them now would hold the GIL while the page's reply is sent."""
         self._served = True
-        for run in runs:
-            self._seen[0].update(dict.fromkeys(k for k in _flat(run.config) if "." in k))
-            summary = _flat(run.summary, skip=HIDDEN_SUMMARY)
-            self._seen[1].update(dict.fromkeys(k for k in summary if "." in k))
+        self._unread.append(runs)
+        if len(self._unread) > 32:
+            self._read_keys()
+
+    def _read_keys(self) -> None:
+        while True:
+            try:
+                runs = self._unread.popleft()
+            except IndexError:
+                return
+            for run in runs:
+                self._seen[0].update(dict.fromkeys(k for k in _flat(run.config) if "." in k))
+                summary = _flat(run.summary, skip=HIDDEN_SUMMARY)
+                self._seen[1].update(dict.fromkeys(k for k in summary if "." in k))
 
     def _key_context(self, fetch: bool) -> KeyContext:
         if self._keys is None and fetch:

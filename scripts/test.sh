@@ -24,6 +24,6 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 
 npm run check  # tsc --noEmit, then vitest
-.venv/bin/ruff check liberry liberry_widgets tests benchmarks
+.venv/bin/ruff check .
 .venv/bin/mypy
 .venv/bin/python -m pytest -q "$@"

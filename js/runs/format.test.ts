@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatDuration, formatNumber, formatRange, formatRelative, formatValue, parseTime } from "./format";
+import { formatDuration, formatNumber, formatRange, formatRelative, formatValue, parseTime, truncate } from "./format";
 
 describe("format", () => {
   it("formats numbers for reading", () => {
@@ -14,6 +14,14 @@ describe("format", () => {
     expect(formatNumber(4.5e12)).toBe("4,500,000,000,000");
     expect(formatNumber(Number.NaN)).toBe("NaN");
     expect(formatNumber(-Infinity)).toBe("-∞");
+  });
+
+  it("cuts long text with an ellipsis, never inside a surrogate pair", () => {
+    expect(truncate("short", 10)).toBe("short");
+    expect(truncate("0123456789", 10)).toBe("0123456789");
+    expect(truncate("0123456789a", 10)).toBe("012345678…");
+    expect(truncate("01234567😀9", 10)).toBe("01234567…");
+    expect(truncate("0123456😀89", 10)).toBe("0123456😀…");
   });
 
   it("formats any value", () => {

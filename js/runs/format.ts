@@ -21,6 +21,18 @@ export function formatNumber(value: number): string {
   return String(Number(value.toPrecision(4)));
 }
 
+/** `text` cut to `max` characters, the last one an ellipsis ("…") when anything was cut.
+ * Table cells are cut here rather than clipped by CSS: a clipping cell is a paint clip of its
+ * own, and hundreds of them made every frame of the page slower to composite. */
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  // Never split a surrogate pair (an emoji in a run name).
+  let end = max - 1;
+  const code = text.charCodeAt(end - 1);
+  if (code >= 0xd800 && code <= 0xdbff) end -= 1;
+  return `${text.slice(0, end)}…`;
+}
+
 /** Any config or summary value as short text. */
 export function formatValue(value: unknown, key = ""): string {
   if (value === null || value === undefined) return "";

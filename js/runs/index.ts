@@ -12,6 +12,7 @@ import { PageCache, type PageRequest } from "../pages";
 import { Rpc, isCancelled } from "../rpc";
 import { StatusLine, describeError } from "../status";
 import { type Theme, followTheme } from "../theme";
+import { TraitWriter } from "../traits";
 import {
   type ProjectKeys,
   type Row,
@@ -58,8 +59,8 @@ export interface PageReply {
   limit: number;
   columns: string[];
   /** The kernel's own time for it: waiting for a handler thread, the Api's request to the
-   * server, and the whole handler. */
-  timing?: { api_ms: number; kernel_ms: number; queued_ms?: number };
+   * server, and the whole handler; when the request arrived and the reply left (epoch ms). */
+  timing?: { api_ms: number; kernel_ms: number; queued_ms?: number; received_at?: number; sent_at?: number };
 }
 
 interface Snapshot extends PageReply {
@@ -78,6 +79,16 @@ function round(ms: number): number {
   return Math.round(ms * 10) / 10;
 }
 
+/** The round trip's two legs through Jupyter, for benchmarks (which run the kernel and the
+ * browser on one machine, so on one clock). */
+function legs(timing: PageReply["timing"], asked: number, answered: number): Record<string, number> {
+  if (timing?.received_at === undefined || timing.sent_at === undefined) return {};
+  return {
+    to_kernel_ms: round(timing.received_at - (performance.timeOrigin + asked)),
+    from_kernel_ms: round(performance.timeOrigin + answered - timing.sent_at),
+  };
+}
+
 function samePage(a: PageReply, b: PageReply): boolean {
   return a.total === b.total && JSON.stringify(a.rows) === JSON.stringify(b.rows);
 }
@@ -89,21 +100,11 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
     model.on(event, handler);
     cleanups.push(() => model.off(event as `change:${keyof RunsTraits & string}`, handler));
   };
-  // Trait changes reach the kernel after the rows they ask for are painted: those come from
-  // the page cache or a `page` request, and the sync (a message the kernel handles, whose
-  // busy/idle and echo messages the browser then handles too) would only delay them.
-  // Several changes in one frame go together.
-  let cancelSave: (() => void) | null = null;
-  const save = (): void => {
-    cancelSave ??= afterPaint(flushSave);
-  };
-  const flushSave = (): void => {
-    if (!cancelSave) return;
-    cancelSave();
-    cancelSave = null;
-    model.save_changes();
-  };
-  cleanups.push(flushSave); // the last change still belongs to the kernel
+  // Trait changes reach the kernel after the rows they ask for are painted (traits.ts).
+  const traits = new TraitWriter<RunsTraits>(model, deepEqual);
+  const set = <K extends keyof RunsTraits>(name: K, value: RunsTraits[K]): void => traits.set(name, value);
+  const restored = (name: keyof RunsTraits): boolean => traits.restored(name);
+  cleanups.push(() => traits.flush()); // the last change still belongs to the kernel
 
   let theme: Theme = "light";
   let current: PageReply | null = null;
@@ -125,31 +126,27 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
   const status = new StatusLine("status");
   const search = new SearchBox(rpc, {
     apply(text, filter) {
-      model.set("query", text);
-      model.set("filters", filter);
-      model.set("offset", 0);
-      save();
+      set("query", text);
+      set("filters", filter);
+      set("offset", 0);
     },
   });
   const chooser = new ColumnChooser({
     change(columns, pinned) {
-      model.set("columns", columns);
-      model.set("pinned", pinned);
-      save();
+      set("columns", columns);
+      set("pinned", pinned);
     },
     reset() {
-      model.set("columns", []);
-      model.set("pinned", ["name"]);
-      save();
+      set("columns", []);
+      set("pinned", ["name"]);
     },
   });
   const table = new RunTable({
     sort(col) {
       const order = nextOrder(col, model.get("order"));
       if (order === null) return;
-      model.set("order", order);
-      model.set("offset", 0);
-      save();
+      set("order", order);
+      set("offset", 0);
     },
     aim(col) {
       const order = nextOrder(col, model.get("order"));
@@ -161,8 +158,7 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
         if (checked) selected.add(id);
         else selected.delete(id);
       }
-      model.set("selected", [...selected]);
-      save();
+      set("selected", [...selected]);
     },
     open(id) {
       if (detail.openId === id) {
@@ -174,8 +170,7 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
       void detail.open(id);
     },
     move(id, before) {
-      model.set("columns", moveColumn(visibleColumns(), id, before));
-      save();
+      set("columns", moveColumn(visibleColumns(), id, before));
     },
   });
   const detail = new DetailPanel(rpc, () => theme, () => closeDetail());
@@ -205,8 +200,7 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
     attrs: { type: "checkbox" },
     on: {
       change: (e) => {
-        model.set("auto_refresh", (e.target as HTMLInputElement).checked);
-        save();
+        set("auto_refresh", (e.target as HTMLInputElement).checked);
       },
     },
   });
@@ -244,9 +238,8 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
       on: {
         change: (e) => {
           const size = Number((e.target as HTMLSelectElement).value);
-          model.set("per_page", size);
-          model.set("offset", Math.floor(model.get("offset") / size) * size);
-          save();
+          set("per_page", size);
+          set("offset", Math.floor(model.get("offset") / size) * size);
         },
       },
     },
@@ -330,8 +323,7 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
         text: "clear",
         on: {
           click: () => {
-            model.set("selected", []);
-            save();
+            set("selected", []);
           },
         },
       }),
@@ -354,8 +346,7 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
   }
 
   function setOffset(offset: number): void {
-    model.set("offset", Math.max(0, Math.min(offset, lastOffset())));
-    save();
+    set("offset", Math.max(0, Math.min(offset, lastOffset())));
   }
 
   /** True when what is on screen already answers the traits (e.g. the kernel just adopted
@@ -420,7 +411,7 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
         source: instant ? "cache" : "kernel",
         wait_ms: round(answered - asked),
         draw_ms: round(performance.now() - answered),
-        ...(instant ? {} : reply.timing),
+        ...(instant ? {} : { ...reply.timing, ...legs(reply.timing, asked, answered) }),
       });
       if (reply.rows.length === 0 && reply.total > 0 && reply.offset > 0) {
         setOffset(lastOffset()); // the filter shrank the list below this page
@@ -499,16 +490,24 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
   // -- wiring -----------------------------------------------------------------------------
 
   for (const name of ["filters", "order", "offset", "per_page", "columns"] as const) {
-    on(`change:${name}`, scheduleLoad);
+    on(`change:${name}`, () => {
+      if (!restored(name)) scheduleLoad();
+    });
   }
-  on("change:pinned", draw);
+  on("change:pinned", () => {
+    if (!restored("pinned")) draw();
+  });
   on("change:selected", () => {
+    if (restored("selected")) return;
     table.updateSelection(new Set(model.get("selected")));
     drawSelection();
   });
-  on("change:query", () => search.setText(model.get("query"), model.get("filters")));
+  on("change:query", () => {
+    if (!restored("query")) search.setText(model.get("query"), model.get("filters"));
+  });
   on("change:per_page", drawControls);
   on("change:auto_refresh", () => {
+    if (restored("auto_refresh")) return;
     drawControls();
     scheduleAuto();
   });

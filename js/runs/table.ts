@@ -3,9 +3,9 @@
  * tags and readable numbers, and pinned columns that stay put while scrolling sideways.
  * It only draws what it is given; `index.ts` owns the data.
  */
-import { h } from "../dom";
+import { afterPaint, h } from "../dom";
 import { type Column, type Row, cellValue, parseOrder } from "./columns";
-import { formatDate, formatRelative, formatValue, parseTime } from "./format";
+import { formatDate, formatRelative, formatValue, parseTime, truncate } from "./format";
 
 export interface TableEvents {
   sort(col: Column): void;
@@ -15,6 +15,13 @@ export interface TableEvents {
   open(id: string): void;
   move(id: string, before: string | null): void;
 }
+
+/** Longest text a body cell shows (about its old 280 px); longer text is cut with "…" and
+ * shown whole in the cell's tooltip. */
+const CELL_CHARS = 40;
+/** Tags shown in a cell before "+N"; each cut to this many characters. */
+const CELL_TAGS = 3;
+const TAG_CHARS = 20;
 
 /** How long the pointer rests on a header before its order is fetched ahead: long enough to
  * skip headers the pointer only crosses, well under the time from resting to clicking. */
@@ -50,6 +57,10 @@ export class RunTable {
   private shown: CellParts[][] = [];
   /** The body cells (row by column, without the checkbox), found once per rebuilt body. */
   private tds: HTMLTableCellElement[][] | null = null;
+  /** The scroll area as last measured (in frames the browser lays out anyway). */
+  private viewport = { top: 0, height: 0, rowHeight: 0 };
+  /** Cancels writing the rows out of view, left for the frame after a new page's paint. */
+  private cancelRest: (() => void) | null = null;
 
   constructor(private readonly events: TableEvents) {
     this.thead = h("thead");
@@ -59,7 +70,10 @@ export class RunTable {
     // Pinned cells need `position: sticky` only once the table scrolls sideways (styles.css).
     this.el.addEventListener(
       "scroll",
-      () => this.el.classList.toggle("lb-scrolled-x", this.el.scrollLeft > 0),
+      () => {
+        this.el.classList.toggle("lb-scrolled-x", this.el.scrollLeft > 0);
+        this.viewport.top = this.el.scrollTop;
+      },
       { passive: true },
     );
     // One set of listeners for every row (rows are redrawn as one HTML string per page).
@@ -94,6 +108,8 @@ export class RunTable {
       this.headKey = bodyKey;
       this.thead.replaceChildren(this.head(view));
     } else this.markSorted(view.order);
+    this.cancelRest?.();
+    this.cancelRest = null;
     if (!this.patchBody(view, bodyKey)) {
       this.tbody.innerHTML = this.bodyHtml(view);
       this.bodyKey = view.rows.length ? bodyKey : "";
@@ -158,6 +174,12 @@ export class RunTable {
               if (col.sortField) this.aimTimer = setTimeout(() => this.events.aim(col), AIM_MS);
             },
             pointerleave: () => clearTimeout(this.aimTimer),
+            // A click lands when the button comes up, a tenth of a second after it went down
+            // (or a touch with no hover at all): ask for the order already.
+            pointerdown: (e) => {
+              clearTimeout(this.aimTimer);
+              if (col.sortField && (e as PointerEvent).button === 0) this.events.aim(col);
+            },
             dragstart: (e) => {
               this.dragging = col.id;
               (e as DragEvent).dataTransfer?.setData("text/plain", col.id);
@@ -243,7 +265,9 @@ export class RunTable {
   }
 
   /** Same columns and as many rows as on screen: rewrite only the text and attributes that
-   * changed, keeping every element (the browser then re-lays out far less than for new rows). */
+   * changed, keeping every element (the browser then re-lays out far less than for new rows).
+   * Rows in view are written now; the others right after the next paint, so a new order or
+   * page shows after laying out about half the cells. */
   private patchBody(view: TableView, bodyKey: string): boolean {
     const trs = this.tbody.rows;
     if (!this.bodyKey || this.bodyKey !== bodyKey || trs.length !== view.rows.length) return false;
@@ -251,29 +275,49 @@ export class RunTable {
     const tds = (this.tds ??= [...trs].map((tr) => [...tr.cells].slice(1)));
     if (tds.some((cells) => cells.length !== view.columns.length)) return false;
     const now = new Date();
-    for (let r = 0; r < view.rows.length; r++) {
-      const row = view.rows[r] as Row;
-      const tr = trs[r] as HTMLTableRowElement;
-      const selected = view.selected.has(row.id);
-      const cls = [selected ? "lb-selected" : "", view.active === row.id ? "lb-active" : ""].join(" ").trim();
-      if (tr.className !== cls) tr.className = cls;
-      if (tr.dataset.runId !== row.id) tr.dataset.runId = row.id;
-      if (tr.dataset.state !== (row.state ?? "")) tr.dataset.state = row.state ?? "";
-      const box = tr.cells[0]?.firstElementChild;
-      if (box instanceof HTMLInputElement) {
-        box.checked = selected;
-        const label = `Select ${row.name}`;
-        if (box.getAttribute("aria-label") !== label) box.setAttribute("aria-label", label);
-      }
-      const cells = tds[r] as HTMLTableCellElement[];
-      const shown = this.shown[r] as CellParts[];
-      view.columns.forEach((col, i) => {
-        const cell = cellParts(row, col, view.pinned.has(col.id), now);
-        patchCell(cells[i] as HTMLTableCellElement, shown[i] as CellParts, cell);
-        shown[i] = cell;
-      });
+    const [first, end] = this.rowsInView(view.rows.length);
+    for (let r = first; r < end; r++) this.patchRow(r, view, now);
+    if (first > 0 || end < view.rows.length) {
+      this.cancelRest = afterPaint(() => {
+        this.cancelRest = null;
+        // The same page (a selection may have changed since: draw what is current).
+        const current = this.view;
+        if (current?.rows !== view.rows) return;
+        for (let r = 0; r < current.rows.length; r++) if (r < first || r >= end) this.patchRow(r, current, now);
+      }, 1, 100);
     }
     return true;
+  }
+
+  /** Rows `[first, end)` that show in the scroll area, with two more on each side. */
+  private rowsInView(count: number): [number, number] {
+    const { top, height, rowHeight } = this.viewport;
+    if (rowHeight <= 0 || height <= 0) return [0, count];
+    const first = Math.max(0, Math.floor(top / rowHeight) - 2);
+    return [Math.min(first, count), Math.min(count, Math.ceil((top + height) / rowHeight) + 2)];
+  }
+
+  private patchRow(r: number, view: TableView, now: Date): void {
+    const row = view.rows[r] as Row;
+    const tr = this.tbody.rows[r] as HTMLTableRowElement;
+    const selected = view.selected.has(row.id);
+    const cls = [selected ? "lb-selected" : "", view.active === row.id ? "lb-active" : ""].join(" ").trim();
+    if (tr.className !== cls) tr.className = cls;
+    if (tr.dataset.runId !== row.id) tr.dataset.runId = row.id;
+    if (tr.dataset.state !== (row.state ?? "")) tr.dataset.state = row.state ?? "";
+    const box = tr.cells[0]?.firstElementChild;
+    if (box instanceof HTMLInputElement) {
+      box.checked = selected;
+      const label = `Select ${row.name}`;
+      if (box.getAttribute("aria-label") !== label) box.setAttribute("aria-label", label);
+    }
+    const cells = this.tds?.[r] as HTMLTableCellElement[];
+    const shown = this.shown[r] as CellParts[];
+    view.columns.forEach((col, i) => {
+      const cell = cellParts(row, col, view.pinned.has(col.id), now);
+      patchCell(cells[i] as HTMLTableCellElement, shown[i] as CellParts, cell);
+      shown[i] = cell;
+    });
   }
 
   private syncSelectAll(): void {
@@ -287,7 +331,8 @@ export class RunTable {
 
   /** Give pinned columns their sticky `left` offsets, measured from the header in the next
    * frame (when the browser lays out anyway); written only when they changed, as CSS
-   * variables on the table, so a new page costs no style writes per cell. */
+   * variables on the table, so a new page costs no style writes per cell. The scroll area
+   * and a row's height are measured then too. */
   private pin(): void {
     if (this.pinFrame) return;
     this.pinFrame = requestAnimationFrame(() => {
@@ -305,6 +350,12 @@ export class RunTable {
         if (this.offsets[i] !== offset) this.table.style.setProperty(`--lb-pin-${i}`, `${offset}px`);
       });
       this.offsets = offsets;
+      const row = this.tbody.rows[0];
+      this.viewport = {
+        top: this.el.scrollTop,
+        height: this.el.clientHeight,
+        rowHeight: row && this.bodyKey ? row.getBoundingClientRect().height : this.viewport.rowHeight,
+      };
     });
   }
 }
@@ -388,7 +439,7 @@ function cellParts(row: Row, col: Column, pinned: boolean, now: Date): CellParts
       return {
         cls: pinned ? "lb-pinned lb-name" : "lb-name",
         title: undefined,
-        span: { title: `${row.name}\nid: ${row.id}`, text: row.name || row.id },
+        span: { title: `${row.name}\nid: ${row.id}`, text: truncate(row.name || row.id, CELL_CHARS) },
       };
     case "id":
       return { cls: pinned ? "lb-pinned lb-mono" : "lb-mono", title: undefined, text: row.id };
@@ -400,16 +451,17 @@ function cellParts(row: Row, col: Column, pinned: boolean, now: Date): CellParts
       const date = parseTime(text);
       return { cls: pin, title: date ? formatDate(date) : undefined, text: formatRelative(text, now) };
     }
-    case "tags":
-      return {
-        cls: pin,
-        title: undefined,
-        html: (row.tags ?? []).map((tag) => `<span class="lb-tag">${esc(tag)}</span>`).join(""),
-      };
+    case "tags": {
+      const tags = row.tags ?? [];
+      const shown = tags.slice(0, CELL_TAGS).map((tag) => `<span class="lb-tag">${esc(truncate(tag, TAG_CHARS))}</span>`);
+      if (tags.length > CELL_TAGS) shown.push(`<span class="lb-more">+${tags.length - CELL_TAGS}</span>`);
+      const cut = tags.length > CELL_TAGS || tags.some((tag) => tag.length > TAG_CHARS);
+      return { cls: pin, title: cut ? tags.join(", ") : undefined, html: shown.join("") };
+    }
     default: {
       const text = formatValue(value, col.key);
       const cls = typeof value === "number" ? (pinned ? "lb-pinned lb-num" : "lb-num") : pin;
-      return { cls, title: text.length > 24 ? text : undefined, text };
+      return { cls, title: text.length > 24 ? text : undefined, text: truncate(text, CELL_CHARS) };
     }
   }
 }
