@@ -8,6 +8,7 @@ walk over a GraphQL connection that every listing (`Runs`, `Projects`, `Files`) 
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import threading
@@ -17,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, overload
+from urllib.parse import urlsplit
 
 import orjson
 import requests
@@ -83,6 +85,10 @@ class Transport:
         self.operation_counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self.session = requests.Session()
+        # The environment's proxies and CA bundle are read once per origin (`_environment`):
+        # requests would read them again on every call, about a millisecond each.
+        self.session.trust_env = False
+        self._env: dict[tuple[str, str], dict[str, Any]] = {}
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -178,6 +184,20 @@ class Transport:
 
     # -- HTTP ----------------------------------------------------------------------------------
 
+    def _environment(self, url: str) -> dict[str, Any]:
+        """What requests takes from the environment for `url` (HTTP(S)_PROXY / NO_PROXY,
+        REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE), looked up the first time its origin is used."""
+        parts = urlsplit(url)
+        origin = (parts.scheme, parts.netloc)
+        found = self._env.get(origin)
+        if found is None:
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            found = {"proxies": requests.utils.get_environ_proxies(url)}
+            if bundle:
+                found["verify"] = bundle
+            self._env[origin] = found
+        return found
+
     def request(
         self,
         method: str,
@@ -194,6 +214,8 @@ class Transport:
         `retry_read_timeout=False` gives up when a sent request's answer times out.
         """
         kwargs.setdefault("timeout", self.timeout)
+        for key, value in self._environment(url).items():
+            kwargs.setdefault(key, value)
         if auth and self.api_key:
             kwargs["auth"] = ("api", self.api_key)
         what = what or f"{method} {url}"

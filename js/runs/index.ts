@@ -409,6 +409,7 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
       // Where this page's time went (benchmarks read it; layout and paint come after).
       root.dataset.timing = JSON.stringify({
         source: instant ? "cache" : "kernel",
+        asked_at: round(asked), // performance.now() in this page, as the bench's click time
         wait_ms: round(answered - asked),
         draw_ms: round(performance.now() - answered),
         ...(instant ? {} : { ...reply.timing, ...legs(reply.timing, asked, answered) }),

@@ -361,7 +361,7 @@ export class RunTable {
 }
 
 function sortMark(sorted: boolean, descending: boolean): string {
-  return sorted ? (descending ? " ▼" : " ▲") : "";
+  return sorted ? (descending ? "▼" : "▲") : "";
 }
 
 interface CellParts {
