@@ -154,17 +154,39 @@ POINTER_ARM_JS = ROWS_SIG + """
   const roots = document.querySelectorAll('[data-testid=liberry-runs]');
   const root = roots[roots.length - 1];
   const before = sig(root);
-  const target = root.querySelector(selector);
-  if (!target) return 'nothing matches ' + selector;
+  const th = root.querySelector(selector);
+  if (!th) return 'nothing matches ' + selector;
+  // A point on the header a person could click: in view, and not under the pinned columns.
+  th.scrollIntoView({block: 'nearest', inline: 'nearest'});
+  const wrapEl = root.querySelector('[data-testid=runs-table-wrap]');
+  const pinned = Math.max(0, ...[...root.querySelectorAll('thead th.lb-pinned')]
+    .map((p) => p.getBoundingClientRect().right));
+  if (th.getBoundingClientRect().left < pinned)  // scrolled in under the pinned columns
+    wrapEl.scrollLeft -= pinned - th.getBoundingClientRect().left;
+  const r = th.getBoundingClientRect(), wrap = wrapEl.getBoundingClientRect();
+  const left = Math.max(r.left, wrap.left, pinned), right = Math.min(r.right, wrap.right);
+  const at = [(left + right) / 2, r.top + r.height / 2];
+  if (!(right > left) || !document.elementFromPoint(at[0], at[1])?.closest(selector))
+    return selector + ' cannot be clicked at ' + at.join(',') + ': ' +
+      (document.elementFromPoint(at[0], at[1])?.outerHTML ?? 'nothing').slice(0, 200);
+  // On the root: the header may be rebuilt between now and the click.
   let tDown = null, tClick = null;
-  target.addEventListener('pointerdown', () => { tDown = performance.now(); }, {once: true});
-  target.addEventListener('click', () => { tClick = performance.now(); }, {once: true});
+  const on = (e) => e.target instanceof Element && e.target.closest(selector) !== null;
+  const listening = new AbortController();
+  const opts = {capture: true, signal: listening.signal};
+  root.addEventListener('pointerdown', (e) => {
+    if (on(e) && tDown === null) tDown = performance.now();
+  }, opts);
+  root.addEventListener('click', (e) => {
+    if (on(e) && tClick === null) tClick = performance.now();
+  }, opts);
   window.__lbPointer = new Promise((resolve) => {
     const mo = new MutationObserver(() => {
       if (tClick === null || root.classList.contains('lb-loading')) return;
       const s = sig(root);
       if (s && s !== before) {
         mo.disconnect();
+        listening.abort();
         const tDom = performance.now();
         nextPaint().then(() => resolve({down: tDown, click: tClick, dom: tDom,
                                         paint: performance.now()}));
@@ -172,9 +194,15 @@ POINTER_ARM_JS = ROWS_SIG + """
     });
     mo.observe(root, {childList: true, subtree: true, attributes: true,
                       attributeFilter: ['class', 'data-run-id']});
-    setTimeout(() => { mo.disconnect(); resolve(null); }, timeoutMs);
+    setTimeout(() => {
+      mo.disconnect();
+      listening.abort();
+      resolve({error: 'no new rows within ' + timeoutMs + ' ms (pressed: ' + (tDown !== null) +
+               ', clicked: ' + (tClick !== null) + ', order shown: ' +
+               root.querySelector('th[aria-sort]')?.dataset.column + ')'});
+    }, timeoutMs);
   });
-  return true;
+  return at;
 }"""
 
 HEAP_EXTRA_JS = """() => ({nodes: document.getElementsByTagName('*').length,
@@ -307,20 +335,17 @@ def click(page: Any, selector: str, timeout_ms: int = 60_000,
 def pointer_click(page: Any, selector: str, rest_s: float, press_s: float) -> dict[str, Any]:
     """Move the mouse onto `selector`, rest there `rest_s`, press for `press_s`, release;
     the times from the press and from the click to the new rows painted."""
-    target = page.locator(f"[data-testid=liberry-runs] >> nth=-1 >> {selector}")
-    target.scroll_into_view_if_needed()
-    armed = page.evaluate(POINTER_ARM_JS, [selector, 60_000])
-    if isinstance(armed, str):
-        raise RuntimeError(armed)
-    box = target.bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    at = page.evaluate(POINTER_ARM_JS, [selector, 20_000])
+    if isinstance(at, str):
+        raise RuntimeError(at)
+    page.mouse.move(at[0], at[1])
     time.sleep(rest_s)
     page.mouse.down()
     time.sleep(press_s)
     page.mouse.up()
     out = page.evaluate("() => window.__lbPointer")
-    if out is None:
-        raise RuntimeError(f"pointer click {selector}: the rows did not change")
+    if "error" in out:
+        raise RuntimeError(f"pointer click {selector}: {out['error']}")
     page.mouse.move(5, 5)  # off the header, so the next rest starts anew
     return {"from_click": out["paint"] - out["click"], "from_press": out["paint"] - out["down"]}
 

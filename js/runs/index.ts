@@ -398,8 +398,8 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
       // While paging, the next page is asked for before drawing (a click on "next" may
       // follow as soon as the rows show); after a new order or filter, once the rows are
       // painted (the kernel and the server would otherwise compete with the first paint for
-      // the CPU). The one after it and the previous one (after a jump, going back is never
-      // cached) once the rows are painted.
+      // the CPU). While paging, the one after it and the previous one (after a jump, going
+      // back is never cached) once the rows are painted.
       const ahead = (n: number): PageRequest => ({ offset: reply.offset + n * reply.limit, limit: reply.limit });
       const paging = reply.offset > 0;
       if (paging && ahead(1).offset < reply.total && reply.rows.length > 0) pages.prefetch(query, ahead(1));
@@ -420,7 +420,10 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
       }
       afterPaint(() => {
         if (!paging && ahead(1).offset < reply.total && reply.rows.length > 0) pages.prefetch(query, ahead(1));
-        if (ahead(2).offset < reply.total) pages.prefetch(query, ahead(2));
+        // After a new order or filter, one page ahead is enough until the user turns a page:
+        // each prefetch is a kernel and a server request that shares the machine with the
+        // next click.
+        if (paging && ahead(2).offset < reply.total) pages.prefetch(query, ahead(2));
         if (reply.offset > 0) pages.prefetch(query, { offset: Math.max(0, reply.offset - reply.limit), limit: reply.limit });
       });
       // A page painted from the cache that is no longer fresh (an order shown a while ago):
