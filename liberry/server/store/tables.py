@@ -29,6 +29,17 @@ from sqlalchemy.types import UserDefinedType
 
 metadata = MetaData()
 
+
+def _run_key() -> Column[int]:
+    """`run_id` leading a table's primary key: rows that belong to one run and go with it."""
+    return Column(
+        "run_id",
+        Integer,
+        ForeignKey("runs.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    )
+
 meta = Table(
     "meta",
     metadata,
@@ -123,13 +134,7 @@ Index("ix_runs_state_heartbeat", runs.c.state, runs.c.heartbeat_at)
 history_blocks = Table(
     "history_blocks",
     metadata,
-    Column(
-        "run_id",
-        Integer,
-        ForeignKey("runs.id", ondelete="CASCADE"),
-        primary_key=True,
-        autoincrement=False,
-    ),
+    _run_key(),
     Column("first_line", Integer, primary_key=True, autoincrement=False),
     Column("n", Integer, nullable=False),
     # Over the block's non-null `_step`s; NULL when it has none.
@@ -157,7 +162,7 @@ Index(
 stream_lines = Table(
     "stream_lines",
     metadata,
-    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    _run_key(),
     Column("file", String(64), primary_key=True),
     Column("line", Integer, primary_key=True, autoincrement=False),
     Column("content", Text, nullable=False),
@@ -195,13 +200,7 @@ class _SQLiteNumber(UserDefinedType[object]):
 run_values = Table(
     "run_values",
     metadata,
-    Column(
-        "run_id",
-        Integer,
-        ForeignKey("runs.id", ondelete="CASCADE"),
-        primary_key=True,
-        autoincrement=False,
-    ),
+    _run_key(),
     Column("source", SmallInteger, primary_key=True, autoincrement=False),  # 0 config, 1 summary
     Column("key", Text, primary_key=True),  # dotted path: `model.depth`, `a\.b` (see values.py)
     Column("project_id", Integer, nullable=False),
