@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every test liberry has, from a fresh clone: installs what the tests need, then runs
-# the front-end unit tests, the linters and the whole pytest suite (server, Api, wandb
-# compatibility, widgets, and JupyterLab in a real Chromium).
+# the front-end unit tests, the linters and the whole pytest suite (server on SQLite and on a
+# throwaway PostgreSQL, Api, wandb compatibility, widgets, and JupyterLab in a real Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +20,20 @@ if [ ! -x /usr/bin/chromium ]; then
   else
     echo "Chromium is needed for the browser tests: sudo apt-get install chromium" >&2
     exit 1
+  fi
+fi
+
+# PostgreSQL: the store's tests run against it too, on a throwaway server stopped on exit,
+# unless LIBERRY_TEST_POSTGRES_URL already names a scratch database.
+if [ -z "${LIBERRY_TEST_POSTGRES_URL:-}" ]; then
+  if ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql
+  fi
+  if started=$(bash scripts/scratch_postgres.sh start); then
+    eval "$started"
+    trap 'bash scripts/scratch_postgres.sh stop "$PGSCRATCH"' EXIT
+  else
+    echo "PostgreSQL could not be started (apt-get install postgresql): its tests are skipped" >&2
   fi
 fi
 
