@@ -23,18 +23,35 @@ function setup() {
     },
   };
   let pending: (() => void) | null = null;
-  const writer = new TraitWriter(model, (a, b) => JSON.stringify(a) === JSON.stringify(b), (fn) => {
-    pending = fn;
-    return () => {
-      pending = null;
-    };
-  });
-  const paint = (): void => pending?.();
+  const timeouts = new Set<() => void>();
+  const writer = new TraitWriter(
+    model,
+    (a, b) => JSON.stringify(a) === JSON.stringify(b),
+    (fn) => {
+      pending = fn;
+      return () => {
+        pending = null;
+      };
+    },
+    (fn) => {
+      timeouts.add(fn);
+      return () => timeouts.delete(fn);
+    },
+  );
+  const paint = (): void => {
+    const fn = pending;
+    pending = null;
+    fn?.();
+  };
+  /** `MAX_HOLD_MS` passing. */
+  const expire = (): void => {
+    for (const fn of [...timeouts]) fn();
+  };
   /** The kernel's echo of an earlier sync, applied the way ipywidgets does (a plain set). */
   const echo = (name: keyof Traits, value: number | string): void => {
     (state as unknown as Record<string, unknown>)[name] = value;
   };
-  return { state, sent, writer, paint, echo };
+  return { state, sent, writer, paint, expire, echo };
 }
 
 describe("TraitWriter", () => {
@@ -79,5 +96,47 @@ describe("TraitWriter", () => {
     expect(sent).toEqual([{ offset: 50 }]);
     writer.flush();
     expect(sent).toHaveLength(1);
+  });
+
+  it("holds changes back while the page they asked for is on its way", () => {
+    const { sent, writer, paint } = setup();
+    writer.set("order", "-summary_metrics.loss");
+    const release = writer.hold();
+    paint(); // the header's sort arrow: the rows are not there yet
+    expect(sent).toEqual([]);
+    writer.set("offset", 0);
+    paint();
+    expect(sent).toEqual([]);
+    release(); // the rows are drawn
+    expect(sent).toEqual([]);
+    paint(); // ... and painted
+    expect(sent).toEqual([{ order: "-summary_metrics.loss", offset: 0 }]);
+    release(); // a second release changes nothing
+    paint();
+    expect(sent).toHaveLength(1);
+  });
+
+  it("waits for every hold, and for at most MAX_HOLD_MS", () => {
+    const { sent, writer, paint, expire } = setup();
+    writer.set("offset", 50);
+    const first = writer.hold();
+    const second = writer.hold();
+    first();
+    paint();
+    expect(sent).toEqual([]);
+    expire(); // the second page is taking long: the traits go anyway
+    paint();
+    expect(sent).toEqual([{ offset: 50 }]);
+    second(); // released late: nothing left to send
+    paint();
+    expect(sent).toHaveLength(1);
+  });
+
+  it("flushes held changes when the view closes", () => {
+    const { sent, writer } = setup();
+    writer.hold();
+    writer.set("order", "+name");
+    writer.flush();
+    expect(sent).toEqual([{ order: "+name" }]);
   });
 });

@@ -382,6 +382,8 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
     const page = { offset: model.get("offset"), limit: model.get("per_page") };
     const instant = pages.has(query, page);
     let dim: ReturnType<typeof setTimeout> | undefined;
+    // The traits that asked for this page reach the kernel once it is painted (traits.ts).
+    const release = instant ? null : traits.hold();
     if (!instant && !quiet) {
       status.loading("Loading runs");
       root.classList.add("lb-loading");
@@ -452,6 +454,7 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
         setViewState(root, "error");
       }
     } finally {
+      release?.();
       clearTimeout(dim);
       if (seq === loadSeq) root.classList.remove("lb-loading", "lb-dim");
     }
