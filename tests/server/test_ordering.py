@@ -240,6 +240,52 @@ def test_paging_matches_full_order_without_inserts(db: RunsDB, fast: bool) -> No
             assert seen == python_order(want, order), (order, filters)
 
 
+# Skips that end inside a sort group, on a group's edge, past the end; from the start or a cursor.
+SKIPS = [(1, 0), (10, 9), (12, 3), (40, 25), (45, 44), (81, 79), (200, 150), (30, 30)]
+
+
+def skipped_names(
+    store: RunsDB,
+    spec: OrderSpec,
+    filters: Mapping[str, Any] | None,
+    cursor: str | None,
+    limit: int,
+    skip: int,
+    *,
+    unfiltered: bool,
+) -> list[str]:
+    stmt = select(t.runs).where(t.runs.c.project_id == 1, compile_filters(filters, store.dialect))
+    with store.engine.connect() as conn:
+        rows = spec.fetch(
+            conn, stmt, project_id=1, after=cursor, limit=limit, skip=skip, unfiltered=unfiltered
+        )
+    return [row["name"] for row in rows]
+
+
+def check_skips(store: RunsDB, runs: list[dict[str, Any]], order: str | None) -> None:
+    """`fetch(limit, skip)` gives rows `skip:limit` of the order, after a cursor or not, with
+    the filters applied in SQL or (no filters) read from the ordering index alone."""
+    spec = compile_order(order, store.dialect)
+    for filters in FILTERS:
+        want_all = python_order([r for r in runs if not filters or matches(r, filters)], order)
+        first_page, cursor = fetch_page(store, spec, filters, None, 7)
+        for after, want in ((None, want_all), (cursor, want_all[len(first_page) :])):
+            for limit, skip in SKIPS:
+                where = (order, filters, after, limit, skip)
+                got = skipped_names(store, spec, filters, after, limit, skip, unfiltered=False)
+                assert got == want[skip:limit], where
+                if filters is None:
+                    got = skipped_names(store, spec, None, after, limit, skip, unfiltered=True)
+                    assert got == want[skip:limit], where
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_skip_passes_over_runs_in_the_database(db: RunsDB, order: str | None) -> None:
+    runs = [dict(run) for run in WIDE_RUNS]
+    db.reset(runs)
+    check_skips(db, runs, order)
+
+
 @pytest.fixture(scope="module")
 def pg_db() -> Iterator[RunsDB]:
     if not PG_URL:
@@ -268,6 +314,11 @@ def test_postgresql_order_and_paging(
                 break
         want = [r for r in PG_RUNS if not filters or matches(r, filters)]
         assert seen == python_order(want, order), filters
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_postgresql_skip(pg_db: RunsDB, order: str | None) -> None:
+    check_skips(pg_db, PG_RUNS, order)
 
 
 # --------------------------------------------------------------------------- details

@@ -212,7 +212,7 @@ query Skip($e: String!, $p: String!, $cursor: String, $n: Int, $order: String,
 """
 
 SKIP_WITH_EDGES = """
-fragment Names on RunConnection { edges { node { name } } }
+fragment Names on RunConnection { edges { node { name } cursor } }
 query Skip($e: String!, $p: String!, $cursor: String, $n: Int, $order: String,
            $filters: JSONString) {
   project(name: $p, entityName: $e) {
@@ -224,34 +224,53 @@ query Skip($e: String!, $p: String!, $cursor: String, $n: Int, $order: String,
 }
 """
 
+# Asking for startCursor too: the server cannot read the last run of the page alone.
+SKIP_WITH_START = """
+fragment Ends on PageInfo { startCursor endCursor hasNextPage }
+query Skip($e: String!, $p: String!, $cursor: String, $n: Int, $order: String,
+           $filters: JSONString) {
+  project(name: $p, entityName: $e) {
+    runs(filters: $filters, after: $cursor, first: $n, order: $order) {
+      pageInfo { ...Ends }
+    }
+  }
+}
+"""
+
 
 def test_skipping_without_edges_gives_the_same_cursors(
     server: ServerHandle, project_name: str
 ) -> None:
-    """A pageInfo-only query (how clients jump ahead) reads only ids and sort keys; its
-    cursors must be exactly those of a full page, for every kind of order."""
+    """A pageInfo-only query (how clients jump ahead) reads only the page's last run, passing
+    over the others in the database; its cursors must be exactly those of a full page, for
+    every kind of order, page size (a last page shorter than `first` too) and filter."""
     w = Wire(server.url, server.api_key)
     for i in range(23):
         summary = {"loss": round(1 / (i + 1), 3)} if i % 4 else {}  # some lack the key
+        if i % 7 == 3:
+            summary = {"loss": "diverged"}  # a string: a sort group of its own
         w.upsert("admin", project_name, f"r{i:02d}", config={"lr": i % 5}, summary=summary)
-    orders = ["-created_at", "+created_at", "+config.lr.value", "-summary_metrics.loss"]
+    orders = ["-created_at", "+created_at", "+config.lr.value", "-summary_metrics.loss",
+              "+summary_metrics.loss"]  # fmt: skip
     filters = [None, json.dumps({"config.lr": {"$gte": 1}})]
+    pages = 0
     for order in orders:
         for filt in filters:
-            cursor = None
-            while True:
-                args = {
-                    "e": "admin",
-                    "p": project_name,
-                    "cursor": cursor,
-                    "n": 4,
-                    "order": order,
-                    "filters": filt,
-                }
-                lean = w.gql(SKIP, args)["project"]["runs"]["pageInfo"]
-                full = w.gql(SKIP_WITH_EDGES, args)["project"]["runs"]
-                assert lean == full["pageInfo"], (order, filt, cursor)
-                assert full["edges"], (order, filt, cursor)
-                if not lean["hasNextPage"]:
-                    break
-                cursor = lean["endCursor"]
+            for n in (1, 4, 9, 30):
+                cursor = None
+                while True:
+                    args = {"e": "admin", "p": project_name, "cursor": cursor, "n": n,
+                            "order": order, "filters": filt}  # fmt: skip
+                    lean = w.gql(SKIP, args)["project"]["runs"]["pageInfo"]
+                    full = w.gql(SKIP_WITH_EDGES, args)["project"]["runs"]
+                    ends = w.gql(SKIP_WITH_START, args)["project"]["runs"]["pageInfo"]
+                    where = (order, filt, n, cursor)
+                    assert full["edges"], where
+                    assert lean == full["pageInfo"], where
+                    assert lean["endCursor"] == full["edges"][-1]["cursor"], where
+                    assert ends == {**lean, "startCursor": full["edges"][0]["cursor"]}, where
+                    pages += 1
+                    if not lean["hasNextPage"]:
+                        break
+                    cursor = lean["endCursor"]
+    assert pages > 100

@@ -26,14 +26,15 @@ from .context import RequestContext
 Info = GraphQLResolveInfo
 
 
-def selects(info: Info, name: str) -> bool:
+def selects(info: Info, name: str, *, deep: bool = False) -> bool:
     """Whether the query asks for field `name` directly under the field being resolved
-    (through fragments too), so a resolver can skip reading what nobody asked for."""
+    (through fragments too; with `deep`, at any depth below it), so a resolver can skip
+    reading what nobody asked for."""
 
     def walk(selection_set: SelectionSetNode | None) -> bool:
         for node in selection_set.selections if selection_set else ():
             if isinstance(node, FieldNode):
-                if node.name.value == name:
+                if node.name.value == name or (deep and walk(node.selection_set)):
                     return True
             elif isinstance(node, InlineFragmentNode):
                 if walk(node.selection_set):
@@ -168,6 +169,7 @@ class ProjectObj:
         conn = ctx_of(info).conn
         parsed = runs.parse_filters(filters)
         size = page_size(first, 50)
+        keys_only = not selects(info, "edges")
         page, cursor_for, has_next = runs.list_runs(
             conn,
             self.row["id"],
@@ -175,7 +177,9 @@ class ProjectObj:
             order=order,
             first=size,
             after=after,
-            keys_only=not selects(info, "edges"),
+            keys_only=keys_only,
+            # A cursor jump (pageInfo { endCursor hasNextPage }) needs only the last run.
+            last_only=keys_only and not selects(info, "startCursor", deep=True),
         )
         project = self.row
         return connection(

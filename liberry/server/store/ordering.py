@@ -188,9 +188,14 @@ class OrderSpec:
         project_id: int,
         after: str | None,
         limit: int,
+        skip: int = 0,
+        unfiltered: bool = False,
     ) -> list[dict[str, Any]]:
         """Up to `limit` rows of `stmt` (a SELECT over runs of `project_id`, with its filters,
-        unordered) after the cursor `after`, in this order, each with the `columns` labels.
+        unordered) after the cursor `after`, in this order, each with the `columns` labels;
+        with `skip`, without the first `skip` of them (passed over in the database: a cursor
+        jump of thousands of runs needs only the row it lands on). `unfiltered` says `stmt`
+        keeps every run of the project, so runs can be skipped in the ordering index alone.
 
         The same rows as `stmt.add_columns(*columns).where(after(cursor)).order_by(*order_by)`,
         read through the ordering index for `run_values` orders (see the module docstring).
@@ -199,23 +204,42 @@ class OrderSpec:
             stmt = stmt.add_columns(*self.columns)
             if after:
                 stmt = stmt.where(self.after(after))
-            stmt = stmt.order_by(*self.order_by).limit(limit)
-            return fetch_dicts(conn, stmt)
+            stmt = stmt.order_by(*self.order_by).limit(max(0, limit - skip))
+            return fetch_dicts(conn, stmt.offset(skip) if skip else stmt)
         cursor = self.decode(after) if after else None
         first_group = cursor[0] if cursor else jsonsql.RANK_NUMBER
         rows: list[dict[str, Any]] = []
-        for group in range(first_group, jsonsql.RANK_MISSING):
-            if len(rows) >= limit:
-                return rows
+        passed = 0  # rows read so far, skipped or kept
+        for group in range(first_group, jsonsql.RANK_MISSING + 1):
+            if passed >= limit:
+                break
             within = cursor if cursor and cursor[0] == group else None
-            arm = _group_arm(self.value, stmt, project_id, group, within, limit - len(rows))
-            rows += fetch_dicts(conn, arm)
-        if len(rows) >= limit:
-            return rows
-        within = cursor if cursor and cursor[0] == jsonsql.RANK_MISSING else None
-        if within or _some_run_lacks(conn, self.value, project_id):
-            arm = _missing_arm(self.value, stmt, within, limit - len(rows))
-            rows += fetch_dicts(conn, arm)
+            if group < jsonsql.RANK_MISSING:
+                arm = _group_arm(self.value, stmt, project_id, group, within, limit - passed)
+            elif within or _some_run_lacks(conn, self.value, project_id):
+                arm = _missing_arm(self.value, stmt, within, limit - passed)
+            else:
+                break
+            drop = skip - passed
+            if drop > 0 and unfiltered and group < jsonsql.RANK_MISSING:
+                landed = _nth_in_group(conn, self.value, project_id, group, within, drop)
+                if isinstance(landed, int):  # the whole group is skipped
+                    passed += landed
+                    continue
+                passed += drop
+                arm = _group_arm(self.value, stmt, project_id, group, landed, limit - passed)
+                found = fetch_dicts(conn, arm)
+            elif drop > 0:
+                found = fetch_dicts(conn, arm.limit(limit - passed - drop).offset(drop))
+                if not found:  # the whole group is skipped: how many runs did it have?
+                    counted = conn.execute(select(func.count()).select_from(arm.subquery()))
+                    passed += int(counted.scalar_one())
+                    continue
+                passed += drop
+            else:
+                found = fetch_dicts(conn, arm)
+            passed += len(found)
+            rows += found
         return rows
 
 
@@ -240,6 +264,24 @@ def _group_arm(
     (backwards when descending), so only as many entries as it keeps or filters out.
     """
     rv = t.run_values.alias("order_rv")
+    return (
+        _driven_by(rv, rv.c.run_id == t.runs.c.id, stmt)
+        .where(*_group_where(rv, order, project_id, group, cursor))
+        .add_columns(
+            rv.c.grp.label("order_k0"),
+            rv.c.number.label("order_k1"),
+            rv.c.text.label("order_k2"),
+            t.runs.c.id.label(_ID_LABEL),
+        )
+        .order_by(*_group_order(rv, order))
+        .limit(limit)
+    )
+
+
+def _group_where(
+    rv: Any, order: ValueOrder, project_id: int, group: int, cursor: list[Any] | None
+) -> list[ColumnElement[bool]]:
+    """The index entries of sort group `group`, after `cursor` if it is in it."""
     where = [
         rv.c.project_id == project_id,
         rv.c.source == order.source,
@@ -252,19 +294,35 @@ def _group_arm(
         lhs = [c for c, x in pairs if x is not None]
         rhs = [x for _, x in pairs if x is not None]
         where.append(_beyond([*lhs, rv.c.run_id], [*rhs, cursor[3]], order.descending))
+    return where
+
+
+def _group_order(rv: Any, order: ValueOrder) -> list[Any]:
     direction = "desc" if order.descending else "asc"
-    return (
-        _driven_by(rv, rv.c.run_id == t.runs.c.id, stmt)
-        .where(*where)
-        .add_columns(
-            rv.c.grp.label("order_k0"),
-            rv.c.number.label("order_k1"),
-            rv.c.text.label("order_k2"),
-            t.runs.c.id.label(_ID_LABEL),
-        )
-        .order_by(*(getattr(col, direction)() for col in (rv.c.number, rv.c.text, rv.c.run_id)))
-        .limit(limit)
+    return [getattr(col, direction)() for col in (rv.c.number, rv.c.text, rv.c.run_id)]
+
+
+def _nth_in_group(
+    conn: Connection,
+    order: ValueOrder,
+    project_id: int,
+    group: int,
+    cursor: list[Any] | None,
+    n: int,
+) -> list[Any] | int:
+    """The cursor values of the `n`-th run of sort group `group` (after `cursor` if it is in
+    it), read from the ordering index alone; or, when the group has fewer runs, how many."""
+    rv = t.run_values.alias("order_rv")
+    entries = (
+        select(rv.c.grp, rv.c.number, rv.c.text, rv.c.run_id)
+        .where(*_group_where(rv, order, project_id, group, cursor))
+        .order_by(*_group_order(rv, order))
     )
+    row = conn.execute(entries.limit(1).offset(n - 1)).first()
+    if row is not None:
+        return list(row)
+    counted = select(func.count()).select_from(entries.limit(n).subquery())
+    return int(conn.execute(counted).scalar_one())
 
 
 class _DriverJoin(Join):

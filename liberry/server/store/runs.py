@@ -175,19 +175,35 @@ def list_runs(
     first: int,
     after: str | None,
     keys_only: bool = False,
+    last_only: bool = False,
 ) -> tuple[list[dict[str, Any]], Callable[[Mapping[str, Any]], str], bool]:
     """One keyset page: runs, the function making a run's cursor, has_next_page.
 
     Cursors are made on demand: most clients only read the page's `endCursor`.
-    `keys_only` reads just the run ids and sort keys: enough for cursors, and what skipping
-    ahead thousands of runs needs (no config or summary text read).
+    `keys_only` reads just the run ids and sort keys: enough for cursors. `last_only` returns
+    only the page's last run (with `keys_only`: what skipping ahead thousands of runs needs,
+    its `endCursor`); the runs before it are passed over in the database.
     """
     spec = compile_order(order, conn.dialect.name)
     stmt = _base_select(*([t.runs.c.id] if keys_only else [])).where(
         t.runs.c.project_id == project_id, compile_filters(filters, conn.dialect.name)
     )
+    if last_only and first > 1:
+        rows = spec.fetch(
+            conn,
+            stmt,
+            project_id=project_id,
+            after=after,
+            limit=first + 1,
+            skip=first - 1,
+            unfiltered=not filters,
+        )
+        if rows:
+            return rows[:1], spec.cursor_for, len(rows) > 1
+        # Fewer than `first` runs are left: the last of them ends the page.
     rows = spec.fetch(conn, stmt, project_id=project_id, after=after, limit=first + 1)
-    return rows[:first], spec.cursor_for, len(rows) > first
+    page = rows[:first]
+    return page[-1:] if last_only else page, spec.cursor_for, len(rows) > first
 
 
 def delete_run(conn: Connection, pk: int) -> dict[str, Any]:
