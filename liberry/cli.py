@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import IO
 
 DEFAULT_DATA_DIR = Path("~/.liberry/server")
 DEFAULT_DEMO_DIR = Path("~/.liberry/demo")
@@ -127,13 +126,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             cmd.append("--allow-root")
         print(f"opening {notebook} in JupyterLab (Ctrl-C stops both)...", flush=True)
         # jupyter resolves the notebook path from its working directory, not root_dir.
-        proc = subprocess.Popen(
-            cmd, env=env, cwd=notebook.parent, stderr=subprocess.PIPE, text=True, bufsize=1
-        )
-        relay = threading.Thread(
-            target=relay_lab_log, args=(proc.stderr, sys.stderr), daemon=True, name="lab-log"
-        )
-        relay.start()
+        proc = subprocess.Popen(cmd, env=env, cwd=notebook.parent)
         try:
             return proc.wait()
         except KeyboardInterrupt:
@@ -142,36 +135,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
             return 0
         finally:
             stop_live.set()
-            relay.join(timeout=5)  # JupyterLab's last log lines
-
-
-# JupyterLab asks yarn for its registry as it starts; with some Node releases its bundled yarn
-# fails to load, and JupyterLab prints the whole minified script and Node's stack trace. The
-# registry only matters for installing extensions from JupyterLab's UI.
-_YARN_FAILURE = "Fail to get yarn configuration"
-_YARN_NOTE = (
-    "(JupyterLab could not read yarn's configuration with this Node.js; harmless: "
-    "it is only used to install JupyterLab extensions)\n"
-)
-
-
-def relay_lab_log(source: IO[str], sink: IO[str]) -> None:
-    """Copy JupyterLab's log lines to `sink`, with its yarn failure (dozens of lines of
-    minified JavaScript) cut to one line."""
-    skipping = False
-    for line in source:
-        if skipping:
-            if line.startswith("Node.js v"):  # the last line of Node's report
-                skipping = False
-                continue
-            if not line.startswith("["):  # a log line ends it too
-                continue
-            skipping = False
-        elif line.startswith(_YARN_FAILURE):
-            skipping = True
-            line = _YARN_NOTE
-        sink.write(line)
-        sink.flush()
 
 
 def _free_port() -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import signal
 import socket
 import subprocess
@@ -12,7 +11,6 @@ from pathlib import Path
 
 import requests
 
-from liberry.cli import relay_lab_log
 from tests.wire import Wire
 
 
@@ -120,38 +118,9 @@ def test_demo_starts_this_environments_jupyterlab(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             rest, _ = proc.communicate()
+    # No Node.js stack traces: JupyterLab runs node on its own scripts inside the venv, which
+    # sits in the clone; a `"type": "module"` in our package.json made node load them as ES
+    # modules, and yarn and the version check failed (a screenful of minified JavaScript).
     output = "".join(lines) + rest
-    assert "Dynamic require" not in output and "yarn.js" not in output, output[-3000:]
-    assert "ServerApp" in output  # JupyterLab's own log still shows
-
-
-# What JupyterLab 4.5 printed on start-up with Node 20.20 (the minified line much shortened).
-YARN_FAILURE = """\
-Fail to get yarn configuration. file:///venv/site-packages/jupyter_builder/yarn.js:4
-(()=>{var Nge=Object.create;var uS=Object.defineProperty;throw new Error('Dynamic require')
-                                   ^
-
-Error: Dynamic require of "util" is not supported
-    at file:///venv/site-packages/jupyter_builder/yarn.js:4:393
-    at async asyncRunEntryPointWithESMLoader (node:internal/modules/run_main:117:5)
-
-Node.js v20.20.2
-
-"""
-
-
-def test_demo_cuts_jupyterlabs_yarn_failure_to_one_line() -> None:
-    before = "[I 2026-11-27 05:39:12.462 ServerApp] jupyter_lsp | extension was linked.\n"
-    after = "[I 2026-11-27 05:39:12.470 ServerApp] jupyterlab | extension was linked.\n"
-    sink = io.StringIO()
-    relay_lab_log(io.StringIO(before + YARN_FAILURE + after), sink)
-    out = sink.getvalue().splitlines()
-    assert out[0] == before.strip() and out[-1] == after.strip()
-    assert len(out) == 4 and "yarn's configuration" in out[1] and out[2] == ""
-    # A failure report cut short ends at the next log line; everything else passes unchanged.
-    sink = io.StringIO()
-    relay_lab_log(io.StringIO(YARN_FAILURE.split("Node.js")[0] + after + before), sink)
-    assert sink.getvalue().splitlines()[1:] == [after.strip(), before.strip()]
-    sink = io.StringIO()
-    relay_lab_log(io.StringIO(before + "Fail to start\n" + after), sink)
-    assert sink.getvalue() == before + "Fail to start\n" + after
+    assert "Node.js v" not in output and "yarn" not in output, output[-3000:]
+    assert "ServerApp" in output  # JupyterLab's own log was read
