@@ -324,6 +324,15 @@ class Run:
         return int(self._get("historyLineCount") or 0)
 
     @property
+    def history_keys(self) -> dict[str, Any]:
+        """What the run's history holds, as W&B reports it: `{"lastStep": n, "keys": {name:
+        {"typeCounts": [{"type": "number", "count": n}, ...]}}}`."""
+        keys = self._get("historyKeys")
+        if isinstance(keys, str):  # some servers send it as JSON text
+            keys = _loads_object(keys)
+        return keys if isinstance(keys, dict) else {"lastStep": -1, "keys": {}}
+
+    @property
     def user(self) -> dict[str, Any] | None:
         user: dict[str, Any] | None = self._get("user")
         return user

@@ -278,17 +278,13 @@ class Runs(LiberryWidget):
     def _handle_run(self, params: dict[str, Any]) -> dict[str, Any]:
         run = self._load_run(params)
         summary = _flat(run.summary, skip=HIDDEN_SUMMARY)
-        metrics = sorted(
-            (k for k, v in summary.items() if _is_number(v) and not k.startswith("_")),
-            key=str.lower,
-        )
         return {
             **_identity(run),
             "notes": run.notes,
             "url": run.url,
             "config": _flat(run.config),
             "summary": summary,
-            "metrics": metrics,
+            "metrics": plottable_metrics(run.history_keys),
             "history_rows": run.history_line_count,
         }
 
@@ -297,9 +293,7 @@ class Runs(LiberryWidget):
         raw_metrics = params.get("metrics")
         metrics = [str(m) for m in raw_metrics] if isinstance(raw_metrics, list) else []
         if not metrics:
-            summary = _flat(run.summary, skip=HIDDEN_SUMMARY)
-            numeric = (k for k, v in summary.items() if _is_number(v) and not k.startswith("_"))
-            metrics = sorted(numeric, key=str.lower)[:3]
+            metrics = plottable_metrics(run.history_keys)[:3]
         if not metrics:
             return {"spec": None, "metrics": [], "points": 0}
         from .charts import history_chart  # Altair loads only when a chart is first asked for
@@ -560,6 +554,22 @@ def _int(value: Any, default: int) -> int:
         return int(value)
     except (TypeError, ValueError):
         return default
+
+
+def plottable_metrics(history_keys: Mapping[str, Any]) -> list[str]:
+    """The history keys logged as numbers (at least once), not W&B's own (`_step`, ...)."""
+    keys = history_keys.get("keys")
+    found = [
+        name
+        for name, entry in (keys.items() if isinstance(keys, Mapping) else ())
+        if not name.startswith("_")
+        and isinstance(entry, Mapping)
+        and any(
+            isinstance(tc, Mapping) and tc.get("type") == "number" and tc.get("count", 1)
+            for tc in entry.get("typeCounts") or ()
+        )
+    ]
+    return sorted(found, key=str.lower)
 
 
 def _is_number(value: Any) -> bool:

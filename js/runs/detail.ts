@@ -183,7 +183,7 @@ export class DetailPanel {
         "section",
         { class: "lb-detail-chart" },
         h("div", { class: "lb-detail-chart-head" }, h("h4", { text: "History" }), xSelect),
-        d.metrics.length ? picker : h("p", { class: "lb-muted", text: "No numeric metrics in the summary." }),
+        d.metrics.length ? picker : h("p", { class: "lb-muted", text: "No numeric metrics in the history yet." }),
         this.chartStatus.el,
         this.chartBox,
       ),

@@ -67,6 +67,7 @@ fragment RunFull on Run {
   commit
   host
   historyLineCount
+  historyKeys
   user {
     name
     username

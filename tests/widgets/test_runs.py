@@ -176,6 +176,25 @@ def test_run_detail_and_history_chart(seeded: dict[str, Any], api: liberry.Api) 
     assert default["metrics"] == ["acc", "loss"]
 
 
+def test_the_chart_offers_what_the_history_holds(
+    server: ServerHandle, entity: str, api: liberry.Api
+) -> None:
+    """Metrics to plot are the history's numeric keys: not a summary-only value (nothing to
+    draw), not a key logged only as text, not W&B's own `_` keys."""
+    project = f"widgets-history-{time.time_ns()}"
+    history = [{"_step": s, "loss": 1 / (s + 1), "phase": "warmup" if s < 3 else "main",
+                "Acc": s / 5, "_custom": s} for s in range(6)]  # fmt: skip
+    summary = {"loss": 0.17, "best_loss": 0.1, "phase": "main"}
+    spec = RunSpec(project=project, run_id="hist1", history=history, summary=summary)
+    Seeder(server.url, server.api_key, entity).write(spec)
+    view = ViewClient(Runs(f"{entity}/{project}", api=api))
+    detail = view.result("run", id="hist1")
+    assert detail["metrics"] == ["Acc", "loss"]
+    assert detail["summary"]["best_loss"] == 0.1  # still shown with the summary
+    chart = view.result("chart", id="hist1")
+    assert chart["metrics"] == ["Acc", "loss"] and chart["points"] == 12
+
+
 def test_chart_assets_are_served_compressed(seeded: dict[str, Any], api: liberry.Api) -> None:
     assert (STATIC / "vega.js").is_file(), "the front end is not built: run `npm run build`"
     _, view = make(seeded, api)
