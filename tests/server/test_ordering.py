@@ -143,6 +143,19 @@ def fetch_page(
     return [row["name"] for row in page], next_cursor
 
 
+def page_through(
+    store: RunsDB, spec: OrderSpec, filters: Mapping[str, Any] | None, size: int, *, fast: bool
+) -> list[str]:
+    """Every run's name, page by page (`fetch_page`), following each page's cursor."""
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        names, cursor = fetch_page(store, spec, filters, cursor, size, fast=fast)
+        seen += names
+        if cursor is None:
+            return seen
+
+
 def all_names(store: RunsDB, spec: OrderSpec, filters: Mapping[str, Any] | None) -> list[str]:
     """Every run's name in the order, from the one-statement form of `spec`."""
     stmt = select(t.runs.c.name, *spec.columns).where(compile_filters(filters, store.dialect))
@@ -228,14 +241,7 @@ def test_paging_matches_full_order_without_inserts(db: RunsDB, fast: bool) -> No
     db.reset(runs)
     for order in ORDERS:
         for filters in FILTERS:
-            spec = compile_order(order)
-            seen: list[str] = []
-            cursor: str | None = None
-            while True:
-                names, cursor = fetch_page(db, spec, filters, cursor, 9, fast=fast)
-                seen += names
-                if cursor is None:
-                    break
+            seen = page_through(db, compile_order(order), filters, 9, fast=fast)
             want = [r for r in runs if not filters or matches(r, filters)]
             assert seen == python_order(want, order), (order, filters)
 
@@ -305,13 +311,7 @@ def test_postgresql_order_and_paging(
     expected = python_order(PG_RUNS, order)
     assert all_names(pg_db, spec, None) == expected
     for filters in FILTERS:
-        seen: list[str] = []
-        cursor: str | None = None
-        while True:
-            names, cursor = fetch_page(pg_db, spec, filters, cursor, 9, fast=fast)
-            seen += names
-            if cursor is None:
-                break
+        seen = page_through(pg_db, spec, filters, 9, fast=fast)
         want = [r for r in PG_RUNS if not filters or matches(r, filters)]
         assert seen == python_order(want, order), filters
 
