@@ -156,6 +156,53 @@ def _column_numbers(story: Story, column: str) -> list[float]:
 # -- the test --------------------------------------------------------------------------------------
 
 
+# Click a header (no pointer, so nothing is fetched ahead) and time, in the page, when the rows
+# change and when the comm messages carrying the view's requests and its trait sync are sent.
+SYNC_AFTER_ROWS_JS = r"""async (root, column) => {
+  const ids = () => [...root.querySelectorAll('[data-testid=run-row]')]
+    .map((r) => r.dataset.runId).join(',');
+  const before = ids();
+  const decode = (d) => typeof d === 'string' ? d
+    : new TextDecoder().decode(d instanceof ArrayBuffer ? new Uint8Array(d) : d);
+  const out = {rows_at: null, update_at: null, requests_before_rows: 0, order: null};
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    try {
+      const text = decode(data);
+      if (text.includes('"comm_msg"')) {
+        const at = performance.now();
+        const order = text.match(/"method": ?"update", ?"state": ?\{[^}]*"order": ?"([^"]+)"/);
+        if (order && out.update_at === null) { out.update_at = at; out.order = order[1]; }
+        else if (text.includes('"type": "request"') || text.includes('"type":"request"')) {
+          if (out.rows_at === null) out.requests_before_rows += 1;
+        }
+      }
+    } catch (e) { /* not text: not ours */ }
+    return send.call(this, data);
+  };
+  try {
+    const th = root.querySelector(`th[data-column='${column}']`);
+    if (!th) return {error: 'no header for ' + column};
+    const changed = new Promise((resolve) => {
+      const mo = new MutationObserver(() => {
+        if (ids() !== before) { mo.disconnect(); resolve(performance.now()); }
+      });
+      mo.observe(root, {subtree: true, childList: true, attributes: true,
+                        attributeFilter: ['data-run-id']});
+      setTimeout(() => { mo.disconnect(); resolve(null); }, 30000);
+    });
+    th.click();
+    out.rows_at = await changed;
+    const deadline = performance.now() + 5000;
+    while (out.update_at === null && performance.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    return out;
+  } finally {
+    WebSocket.prototype.send = send;
+  }
+}"""
+
+
 def test_quickstart_run_table(page: Page, lab: dict[str, Any], notebook: str) -> None:
     story = Story(page, lab, notebook)
     root, part = story.root, story.part
@@ -223,6 +270,16 @@ def test_quickstart_run_table(page: Page, lab: dict[str, Any], notebook: str) ->
                 .map((th) => th.dataset.column)"""
         )
         assert clipped == [], f"headers clipped after sorting: {clipped}"
+
+    with story.step("a sort's trait sync reaches the kernel after its rows are drawn"):
+        # Sent earlier, the kernel would handle and echo it (and JupyterLab redraw its busy
+        # status) while the page is being fetched: traits.ts holds it until the rows paint.
+        sent = root.evaluate(SYNC_AFTER_ROWS_JS, "summary.loss")
+        assert "error" not in sent, sent
+        assert sent["update_at"] is not None, f"no trait sync after the sort: {sent}"
+        assert sent["rows_at"] is not None and sent["update_at"] >= sent["rows_at"], sent
+        assert sent["requests_before_rows"] == 1, sent  # only the page request went first
+        story.poll("table.order", sent["order"])
 
     with story.step("order set from Python reaches the view"):
         story.exec("table.order = '-created_at'")
