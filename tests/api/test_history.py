@@ -120,11 +120,21 @@ def test_scan_history_crosses_sparse_steps_quickly(
     assert api.client.operation_counts["HistoryPage"] < 100
 
 
+def test_history_keys_say_what_was_logged(api: liberry.Api, run_path: str) -> None:
+    keys = api.run(run_path).history_keys
+    assert keys["lastStep"] == STEPS - 1
+    counts = {name: {tc["type"]: tc["count"] for tc in entry["typeCounts"]}
+              for name, entry in keys["keys"].items()}  # fmt: skip
+    assert counts["loss"] == {"number": STEPS} and counts["epoch"] == {"number": STEPS}
+    assert counts["acc"] == {"number": STEPS // 10} and counts["val"] == {"number": STEPS // 50}
+
+
 def test_empty_history(api: liberry.Api, project_name: str) -> None:
     run = api.create_run(project=project_name, run_id="empty")
     assert list(run.scan_history()) == []
     frame = run.history()
     assert isinstance(frame, pd.DataFrame) and frame.empty
+    assert run.history_keys == {"lastStep": -1, "keys": {}}
 
 
 def test_history_of_missing_run(api: liberry.Api, run_path: str) -> None:
