@@ -32,6 +32,7 @@ from .errors import (
 from .files import File, Files
 from .projects import Project, Projects
 from .runs import Run, Runs
+from .sweeps import Sweep, Sweeps
 
 if TYPE_CHECKING:
     import liberry_widgets as widgets
@@ -53,6 +54,8 @@ __all__ = [
     "Runs",
     "ServerError",
     "ServerUnavailableError",
+    "Sweep",
+    "Sweeps",
     "UnknownFieldError",
     "UsageError",
     "__version__",

@@ -16,10 +16,11 @@ from . import queries
 from ._version import __version__
 from .errors import NotFoundError, UnknownFieldError, UsageError
 from .filters import validate_filters, validate_order
-from .paths import parse_project_path, parse_run_path
+from .paths import parse_project_path, parse_run_path, parse_sweep_path
 from .projects import Project, Projects
 from .queries import Operation
 from .runs import Run, Runs, flatten, json_dumps, wrap_config
+from .sweeps import Sweep, Sweeps
 from .transport import Transport
 
 __all__ = ["DEFAULT_BASE_URL", "Api", "netrc_api_key", "resolve_api_key", "resolve_base_url"]
@@ -119,7 +120,7 @@ class Api:
             max_retries=max_retries,
         )
         self._viewer: dict[str, Any] | None = None
-        self._cache: dict[tuple[Any, ...], Run | Runs] = {}
+        self._cache: dict[tuple[Any, ...], Run | Runs | Sweep] = {}
 
     # -- identity ------------------------------------------------------------------------------
 
@@ -334,10 +335,37 @@ class Api:
                 summary.update(flatten("", metrics))
         return sorted(k[1:] for k in config), sorted(k[1:] for k in summary)
 
+    # -- sweeps --------------------------------------------------------------------------------
+
+    def sweep(self, path: str = "") -> Sweep:
+        """One sweep: `entity/project/sweep_id`, `project/sweep_id` or `sweep_id` (with
+        defaults), or its web page's URL (`https://host/entity/project/sweeps/sweep_id`).
+
+        Fetched now (one request), so a wrong path raises `NotFoundError` here. Its runs
+        (`sweep.runs`) are fetched only when used. Cached until `flush()`.
+        """
+        sp = parse_sweep_path(path, entity=self._entity, project=self.settings["project"])
+        key = ("sweep", *sp)
+        cached = self._cache.get(key)
+        if not isinstance(cached, Sweep):
+            cached = Sweep(self, sp.entity, sp.project, sp.sweep_id).load()
+            self._cache[key] = cached
+        return cached
+
+    def sweeps(self, path: str = "", per_page: int = 50) -> Sweeps:
+        """The sweeps of project `path` (`entity/project` or `project`), lazily paged.
+
+        `len()` is the project's sweep count; each sweep comes with every attribute, so
+        reading them sends nothing more.
+        """
+        project = parse_project_path(path, entity=self._entity, project=self.settings["project"])
+        return Sweeps(self, project.entity, project.project, per_page)
+
     # -- cache ---------------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Forget cached `Runs` and `Run` objects, so the next call fetches fresh data."""
+        """Forget cached `Runs`, `Run` and `Sweep` objects, so the next call fetches fresh
+        data."""
         self._cache.clear()
 
     def _forget_run(self, run: Run) -> None:

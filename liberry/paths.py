@@ -8,13 +8,23 @@ from typing import NamedTuple
 
 from .errors import UsageError
 
-__all__ = ["ProjectPath", "RunPath", "parse_project_path", "parse_run_path"]
+__all__ = [
+    "ProjectPath",
+    "RunPath",
+    "SweepPath",
+    "parse_project_path",
+    "parse_run_path",
+    "parse_sweep_path",
+]
 
 #: A default entity, or a function that finds it (the viewer's entity costs a request, so it
 #: is looked up only when a path leaves the entity out).
 EntityDefault = str | None | Callable[[], str | None]
 
 _URL_RUN = re.compile(r"^https?://[^/]+/(?P<e>[^/]+)/(?P<p>[^/]+)/runs/(?P<r>[^/?#]+)")
+_URL_SWEEP = re.compile(
+    r"^https?://[^/]+/(?P<e>[^/]+)/(?P<p>[^/]+)/sweeps/(?P<s>[^/?#]+)/?(?:[?#].*)?$"
+)
 
 
 class ProjectPath(NamedTuple):
@@ -23,6 +33,15 @@ class ProjectPath(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.entity}/{self.project}"
+
+
+class SweepPath(NamedTuple):
+    entity: str
+    project: str
+    sweep_id: str
+
+    def __str__(self) -> str:
+        return f"{self.entity}/{self.project}/{self.sweep_id}"
 
 
 class RunPath(NamedTuple):
@@ -119,3 +138,66 @@ def parse_run_path(
             "with Api(overrides={'entity': ...}) or LIBERRY_ENTITY / WANDB_ENTITY"
         )
     return RunPath(entity, project, parts[-1])
+
+
+_SWEEP_FORMS = "use 'entity/project/sweep_id', 'project/sweep_id' or 'sweep_id'"
+
+
+def parse_sweep_path(
+    path: str | list[str] | tuple[str, ...],
+    *,
+    entity: EntityDefault,
+    project: str | None,
+) -> SweepPath:
+    """`entity/project/sweep_id`, `project/sweep_id`, `sweep_id`, or a sweep URL.
+
+    The web app's forms are accepted too: `entity/project/sweeps/sweep_id` and
+    `https://host/entity/project/sweeps/sweep_id` (a `?workspace=...` query is ignored).
+    """
+    if isinstance(path, list | tuple):
+        parts = [str(p) for p in path]
+    else:
+        text = (path or "").strip()
+        if match := _URL_SWEEP.match(text):  # a sweep URL copied from the browser
+            parts = [match["e"], match["p"], match["s"]]
+        elif text.startswith(("http://", "https://")):
+            raise UsageError(
+                f"invalid sweep path {path!r}: a sweep URL looks like "
+                "'https://host/entity/project/sweeps/sweep_id'; or "
+                + _SWEEP_FORMS.removeprefix("use ")
+            )
+        else:
+            text = text.strip("/")
+            parts = text.split("/") if text else []
+    if len(parts) == 4 and parts[2] == "sweeps":
+        parts = [parts[0], parts[1], parts[3]]
+    if len(parts) == 4 and parts[2] == "runs":
+        raise UsageError(
+            f"{path!r} is a run's path (api.run reads it), not a sweep's: {_SWEEP_FORMS}"
+        )
+    # Stray spaces inside a path ("e / p / id") are a paste error, never part of a name; an
+    # id with whitespace would only come back as "not found", so it is refused here.
+    if (
+        not parts
+        or len(parts) > 3
+        or any(not p or p != p.strip() for p in parts)
+        or any(c.isspace() for c in parts[-1])
+    ):
+        what = "no sweep given" if not parts else f"invalid sweep path {path!r}"
+        raise UsageError(f"{what}: {_SWEEP_FORMS}")
+    if len(parts) == 3:
+        return SweepPath(*parts)
+    if len(parts) == 2:
+        project = parts[0]
+    if not project:
+        raise UsageError(
+            f"sweep path {path!r} has no project: use 'entity/project/sweep_id', or set a "
+            "default with Api(overrides={'project': ...}) or LIBERRY_PROJECT / WANDB_PROJECT"
+        )
+    entity = _entity(entity)
+    if not entity:
+        raise UsageError(
+            f"sweep path {path!r} has no entity: use 'entity/project/sweep_id', or set a "
+            "default with Api(overrides={'entity': ...}) or LIBERRY_ENTITY / WANDB_ENTITY"
+        )
+    return SweepPath(entity, project, parts[-1])

@@ -12,12 +12,13 @@ from .transport import Page, Paginator
 if TYPE_CHECKING:
     from .api import Api
     from .runs import Runs
+    from .sweeps import Sweeps
 
 __all__ = ["Project", "Projects"]
 
 
 class Project:
-    """A project of an entity; `runs()` lists its runs."""
+    """A project of an entity; `runs()` lists its runs, `sweeps()` its sweeps."""
 
     def __init__(self, api: Api, entity: str, name: str, attrs: Mapping[str, Any] | None = None):
         self._api = api
@@ -53,6 +54,10 @@ class Project:
     ) -> Runs:
         """The project's runs; see `Api.runs`."""
         return self._api.runs(f"{self.entity}/{self.name}", filters, order, per_page, limit)
+
+    def sweeps(self, per_page: int = 50) -> Sweeps:
+        """The project's sweeps; see `Api.sweeps`."""
+        return self._api.sweeps(f"{self.entity}/{self.name}", per_page)
 
     def __repr__(self) -> str:
         return f"<Project {self.entity}/{self.name}>"

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from .api import Api
     from .files import File, Files
+    from .sweeps import Sweep
 
 __all__ = [
     "EXPORT_PAGE_SIZE",
@@ -305,6 +306,19 @@ class Run:
     def sweep_name(self) -> str | None:
         sweep: str | None = self._get("sweepName")
         return sweep
+
+    @property
+    def sweep(self) -> Sweep | None:
+        """The `Sweep` that made this run (one request, then cached by the Api), or None.
+
+        None too when the sweep was deleted but the run kept.
+        """
+        if not self.sweep_name:
+            return None
+        try:
+            return self._api.sweep(f"{self.entity}/{self.project}/{self.sweep_name}")
+        except NotFoundError:
+            return None
 
     @property
     def created_at(self) -> str | None:

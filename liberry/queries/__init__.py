@@ -23,6 +23,7 @@ from .runs import (
     RUNS_TABLE,
     UPDATE_RUN,
 )
+from .sweeps import GET_SWEEP, GET_SWEEPS
 from .viewer import VIEWER
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
     "DELETE_RUN",
     "DELETE_RUN_AND_ARTIFACTS",
     "GET_PROJECTS",
+    "GET_SWEEP",
+    "GET_SWEEPS",
     "HISTORY_PAGE",
     "RUN",
     "RUNS",
