@@ -10,6 +10,9 @@ from sqlalchemy import Connection
 from ..blobs import Blobs
 from ..store import Store
 
+#: The project of runs and sweeps that name none (W&B's default).
+DEFAULT_PROJECT = "uncategorized"
+
 
 @dataclass
 class RequestContext:
@@ -23,3 +26,7 @@ class RequestContext:
 
     def absolute(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
+
+    def entity_or_default(self, entity: str | None) -> str:
+        """`entity`, or the caller's own entity when the client named none."""
+        return entity or str(self.user["username"])

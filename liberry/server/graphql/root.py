@@ -7,9 +7,17 @@ from typing import Any
 from ..store import accounts, files, projects, runs
 from ..store.errors import NotFound, StoreError
 from ..store.util import decode_id
-from .objects import EntityObj, Info, ProjectObj, RunObj, UserObj, ctx_of, project_connection
-
-DEFAULT_PROJECT = "uncategorized"
+from .context import DEFAULT_PROJECT
+from .objects import (
+    EntityObj,
+    Info,
+    ProjectObj,
+    RunObj,
+    UserObj,
+    ctx_of,
+    project_connection,
+)
+from .sweeps import SweepMutations
 
 # Feature flags W&B clients ask about. All off: clients then use their plain code paths,
 # which are the ones this server implements.
@@ -17,7 +25,7 @@ SERVER_FEATURES: list[str] = []
 
 
 def _entity_or_default(info: Info, entity: str | None) -> str:
-    return entity or ctx_of(info).user["username"]
+    return ctx_of(info).entity_or_default(entity)
 
 
 class Query:
@@ -93,7 +101,7 @@ def _find_run(info: Info, entity: str, project: str, name: str) -> tuple[dict, d
     return proj, run
 
 
-class Mutation:
+class Mutation(SweepMutations):
     def upsertBucket(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         ctx = ctx_of(info)
         user_id = ctx.user["id"]

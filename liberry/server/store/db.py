@@ -67,11 +67,20 @@ def _v3_history_blocks(conn: Connection) -> None:
         log.info("converted %d history rows of %d runs into blocks", count, len(run_ids))
 
 
+def _v4_sweeps(conn: Connection) -> None:
+    """Sweeps, their agents and the runs their controller handed out; runs by sweep."""
+    for table in (tables.sweeps, tables.sweep_agents, tables.sweep_runs):
+        table.create(conn, checkfirst=True)
+    if "ix_runs_project_sweep" not in {ix["name"] for ix in inspect(conn).get_indexes("runs")}:
+        next(ix for ix in tables.runs.indexes if ix.name == "ix_runs_project_sweep").create(conn)
+
+
 # Append new steps; never edit a released one.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_initial,
     _v2_run_values,
     _v3_history_blocks,
+    _v4_sweeps,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -124,6 +124,9 @@ def upsert_run(
     if existing is not None:
         if name and name != existing["name"] and pk is not None:
             raise StoreError("a run's id (name) cannot be changed")
+        if state is None and existing["state"] == "pending":
+            # A sweep controller created the run for an agent; its process now starts it.
+            values["state"] = "running"
         conn.execute(t.runs.update().where(t.runs.c.id == existing["id"]).values(**values))
         index_run_values(
             conn, existing["id"], existing["project_id"], config=config, summary=summary
@@ -214,6 +217,7 @@ def delete_run(conn: Connection, pk: int) -> dict[str, Any]:
     conn.execute(t.history_blocks.delete().where(t.history_blocks.c.run_id == pk))
     conn.execute(t.stream_lines.delete().where(t.stream_lines.c.run_id == pk))
     conn.execute(t.run_files.delete().where(t.run_files.c.run_id == pk))
+    conn.execute(t.sweep_runs.delete().where(t.sweep_runs.c.run_id == pk))
     delete_run_values(conn, pk)
     conn.execute(t.runs.delete().where(t.runs.c.id == pk))
     return run

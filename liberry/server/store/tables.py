@@ -225,3 +225,67 @@ Index(
     run_values.c.text,
     run_values.c.run_id,
 )
+
+# A sweep: W&B's hyperparameter search, owned by a project like its runs. `name` is the id
+# users type (`entity/project/<name>`); `config` the YAML text the client sent, as sent.
+# The controller's bookkeeping lives in `sweep_runs`; `runs.sweep_name` is what W&B's clients
+# filter on, so a run belongs to a sweep through that column (`sweep_runs` is optional).
+sweeps = Table(
+    "sweeps",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("display_name", String(255)),
+    Column("description", Text),
+    Column("method", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("config", Text, nullable=False),
+    # From the config, so "best run" and bestLoss are one indexed query each.
+    Column("metric_name", Text),
+    Column("metric_goal", String(8)),
+    Column("expected_runs", Integer),  # grid size or run_cap; NULL when unbounded
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Column("heartbeat_at", String(32)),
+    UniqueConstraint("project_id", "name", name="uq_sweeps_project_name"),
+)
+
+# `wandb agent` processes: each heartbeats and is handed one run at a time.
+sweep_agents = Table(
+    "sweep_agents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sweep_id", Integer, ForeignKey("sweeps.id", ondelete="CASCADE"), nullable=False),
+    Column("host", String(255)),
+    Column("state", String(16), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", String(32), nullable=False),
+    Column("heartbeat_at", String(32), nullable=False),
+)
+Index("ix_sweep_agents_sweep", sweep_agents.c.sweep_id, sweep_agents.c.id)
+
+# The runs the controller handed out: which point of the search space, to which agent.
+sweep_runs = Table(
+    "sweep_runs",
+    metadata,
+    Column(
+        "run_id",
+        Integer,
+        ForeignKey("runs.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("sweep_id", Integer, ForeignKey("sweeps.id", ondelete="CASCADE"), nullable=False),
+    Column("agent_id", Integer, ForeignKey("sweep_agents.id", ondelete="SET NULL")),
+    Column("params", Text, nullable=False),  # flat JSON: {"optimizer.lr": 0.1, ...}
+    # Early termination asked the run's agent to stop it (sent again on every heartbeat).
+    Column("stop_requested", Boolean, nullable=False, default=False),
+    Column("created_at", String(32), nullable=False),
+)
+Index("ix_sweep_runs_sweep", sweep_runs.c.sweep_id, sweep_runs.c.run_id)
+# A sweep's runs in creation order (its `runs` list and best-run filters seek this).
+Index(
+    "ix_runs_project_sweep", runs.c.project_id, runs.c.sweep_name, runs.c.created_at, runs.c.id
+)
