@@ -69,10 +69,8 @@ class SweepRuns(Runs):
     """
 
     def __init__(self, api: Api, sweep: SweepPath, per_page: int = 50) -> None:
-        super().__init__(
-            api, sweep.entity, sweep.project, {"sweep": sweep.sweep_id}, SWEEP_RUNS_ORDER,
-            per_page,
-        )  # fmt: skip
+        only = {"sweep": sweep.sweep_id}
+        super().__init__(api, sweep.entity, sweep.project, only, SWEEP_RUNS_ORDER, per_page)
         self.sweep = sweep
 
     def __call__(
