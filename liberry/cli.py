@@ -69,7 +69,7 @@ def cmd_server(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from . import demo
+    from . import demo, demo_sweep
     from .server import start
 
     notebook = Path(args.notebook).resolve()
@@ -80,6 +80,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         heartbeat_timeout_s=args.heartbeat_timeout,
     ) as srv:
         demo.seed(srv.url, srv.api_key, runs=args.runs, progress=True)
+        demo_sweep.seed_sweep(srv.url, srv.api_key, progress=True)
         stop_live = threading.Event()
         threading.Thread(
             target=demo.keep_running,
@@ -92,6 +93,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"\nliberry server: {srv.url}  (data: {srv.data_dir})", flush=True)
         path = f"{demo.ENTITY}/{demo.PROJECT}"
         print(f"demo project:   {path}  (liberry.Api().runs({path!r}))")
+        print(f"demo sweep:     liberry.Api().sweeps('{demo.ENTITY}/{demo_sweep.PROJECT}')")
         if args.no_jupyter:
             print("Press Ctrl-C to stop.", flush=True)
             _wait_forever()

@@ -1,7 +1,7 @@
 """Deterministic, realistic demo data, written through the server's own HTTP endpoints.
 
 The demo goes through `upsertBucket` and `file_stream` exactly as W&B's client does, so it
-also exercises the write path users hit. Later sections (sweeps, artifacts) add to `seed()`.
+also exercises the write path users hit. The demo sweep is `demo_sweep.py`'s.
 """
 
 from __future__ import annotations
@@ -185,9 +185,9 @@ class _Client:
             raise RuntimeError(f"demo seeding failed: {body['errors'][0]['message']}")
         return body["data"]
 
-    def stream(self, run: str, payload: dict[str, Any]) -> None:
+    def stream(self, run: str, payload: dict[str, Any], project: str = PROJECT) -> None:
         r = self.session.post(
-            f"{self.base_url}/files/{ENTITY}/{PROJECT}/{run}/file_stream", json=payload, timeout=120
+            f"{self.base_url}/files/{ENTITY}/{project}/{run}/file_stream", json=payload, timeout=120
         )
         r.raise_for_status()
 
