@@ -7,6 +7,8 @@ from typing import Any
 from ..store import accounts, files, projects, runs
 from ..store.errors import NotFound, StoreError
 from ..store.util import decode_id
+from .artifact_mutations import ArtifactMutationFields
+from .artifacts import ArtifactQueryFields
 from .objects import EntityObj, Info, ProjectObj, RunObj, UserObj, ctx_of, project_connection
 
 DEFAULT_PROJECT = "uncategorized"
@@ -20,7 +22,7 @@ def _entity_or_default(info: Info, entity: str | None) -> str:
     return entity or ctx_of(info).user["username"]
 
 
-class Query:
+class Query(ArtifactQueryFields):
     def viewer(self, info: Info) -> UserObj:
         return UserObj(ctx_of(info).user)
 
@@ -93,7 +95,7 @@ def _find_run(info: Info, entity: str, project: str, name: str) -> tuple[dict, d
     return proj, run
 
 
-class Mutation:
+class Mutation(ArtifactMutationFields):
     def upsertBucket(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         ctx = ctx_of(info)
         user_id = ctx.user["id"]
