@@ -166,16 +166,28 @@ def test_api_artifact_download_files_and_sizes(
     art = wandb_client.api().artifact(_path(wandb_client, "ds:v1"))
     names = sorted(f.name for f in art.files())
     assert names == [
-        "data.txt", "dir/a.txt", "dir/sub/b.txt", "extra.txt", "notes.txt", "ref/outside.txt",
+        "data.txt",
+        "dir/a.txt",
+        "dir/sub/b.txt",
+        "extra.txt",
+        "notes.txt",
+        "ref/outside.txt",
     ]
     root = Path(art.download(root=str(tmp_path / "v1")))
     assert (root / "extra.txt").read_text() == "added in v1"
     assert (root / "dir/sub/b.txt").read_text() == "b-file"
     assert art.file_count == 6
-    assert art.size == sum(len(t) for t in [
-        "hello " * 25, "a-file", "b-file", "added in v1", "made by new_file",
-        "referenced, not uploaded",
-    ])
+    assert art.size == sum(
+        len(t)
+        for t in [
+            "hello " * 25,
+            "a-file",
+            "b-file",
+            "added in v1",
+            "made by new_file",
+            "referenced, not uploaded",
+        ]
+    )
 
 
 def test_logged_by_used_by_and_run_artifacts(
@@ -188,16 +200,15 @@ def test_logged_by_used_by_and_run_artifacts(
     assert [r.id for r in v0.used_by()] == [logged["run2"]]
     run2 = api.run(_path(wandb_client, logged["run2"]))
     assert sorted((a.name, a.version) for a in run2.logged_artifacts()) == [
-        ("clf:v0", "v0"), ("ds:v1", "v1"),
+        ("clf:v0", "v0"),
+        ("ds:v1", "v1"),
     ]
     assert [a.name for a in run2.used_artifacts()] == ["ds:v0"]
     run3 = api.run(_path(wandb_client, logged["run3"]))
     assert sorted(a.name for a in run3.used_artifacts()) == ["clf:v0", "ds:v1"]
 
 
-def test_alias_moves_between_versions(
-    wandb_client: WandbClient, logged: dict[str, Any]
-) -> None:
+def test_alias_moves_between_versions(wandb_client: WandbClient, logged: dict[str, Any]) -> None:
     api = wandb_client.api()
     v0 = api.artifact(_path(wandb_client, "ds:v0"))
     v0.aliases.append("prod")

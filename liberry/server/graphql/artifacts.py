@@ -288,9 +288,7 @@ class ArtifactObj:
     def lineage(
         self, info: Info, depth: int | None = None, direction: str | None = None
     ) -> dict[str, Any]:
-        graph = lineage_store.lineage(
-            _ctx(info).conn, self.row["id"], depth, direction or "both"
-        )
+        graph = lineage_store.lineage(_ctx(info).conn, self.row["id"], depth, direction or "both")
 
         def key(kind: str, pk: int) -> str:
             return encode_id("Artifact" if kind == "artifact" else "Run", pk)
@@ -299,9 +297,11 @@ class ArtifactObj:
             "nodes": [{**n, "id": key(n["kind"], n["pk"])} for n in graph.nodes],
             "edges": [
                 {
-                    "source": key("run", e["run"]) if e["kind"] == "output"
+                    "source": key("run", e["run"])
+                    if e["kind"] == "output"
                     else key("artifact", e["artifact"]),
-                    "target": key("artifact", e["artifact"]) if e["kind"] == "output"
+                    "target": key("artifact", e["artifact"])
+                    if e["kind"] == "output"
                     else key("run", e["run"]),
                     "kind": e["kind"],
                 }
@@ -418,9 +418,7 @@ class RunArtifactFields:
             total=lambda: store.count_run_artifacts(conn, run_id, kind),
         )
 
-    def inputArtifacts(
-        self, info: Info, after: str | None = None, first: int | None = None
-    ) -> Any:
+    def inputArtifacts(self, info: Info, after: str | None = None, first: int | None = None) -> Any:
         return self._artifacts(info, "input", after, first)
 
     def outputArtifacts(

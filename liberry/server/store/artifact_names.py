@@ -59,9 +59,7 @@ def validate_collection_name(name: str) -> str:
 
 def validate_alias(alias: str) -> str:
     if not isinstance(alias, str) or not _ALIAS.match(alias):
-        raise StoreError(
-            f"invalid artifact alias {alias!r}: 1-128 characters without '/' or ':'"
-        )
+        raise StoreError(f"invalid artifact alias {alias!r}: 1-128 characters without '/' or ':'")
     return alias
 
 

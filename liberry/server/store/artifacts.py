@@ -282,9 +282,7 @@ def _input_alias(item: Any, collection: str) -> str:
         raise StoreError(f"artifact aliases must be strings, got {alias!r}")
     other = item.get("artifactCollectionName") if isinstance(item, dict) else None
     if other and other != collection:
-        raise StoreError(
-            f"alias {alias!r} is for collection {other!r}, not {collection!r}"
-        )
+        raise StoreError(f"alias {alias!r} is for collection {other!r}, not {collection!r}")
     return validate_alias(alias)
 
 
@@ -481,9 +479,7 @@ def blobs_in_use(conn: Connection, md5_hexes: Sequence[str]) -> set[str]:
     }
     manifests = {
         r[0]
-        for r in conn.execute(
-            select(_A.c.manifest_md5).where(_A.c.manifest_md5.in_(list(wanted)))
-        )
+        for r in conn.execute(select(_A.c.manifest_md5).where(_A.c.manifest_md5.in_(list(wanted))))
     }
     return {h for h, b64 in wanted.items() if b64 in used or h in manifests}
 

@@ -68,8 +68,9 @@ def lineage(conn: Connection, artifact_pk: int, depth: int | None, direction: st
     hops = MAX_DEPTH if depth is None else min(depth, MAX_DEPTH)
     # A hop is run<->artifact; `depth` counts artifact-to-artifact steps, so two hops each.
     reached = conn.execute(text(sql), {"start": artifact_pk, "depth": hops * 2}).all()
-    artifact_ids = {r[1]: r[2] for r in reached if r[0] == "artifact"}
-    run_ids = {r[1]: r[2] for r in reached if r[0] == "run"}
+    # Report depth in artifact hops: a run one hop out is at depth 1, its artifacts too.
+    artifact_ids = {r[1]: r[2] // 2 for r in reached if r[0] == "artifact"}
+    run_ids = {r[1]: (r[2] + 1) // 2 for r in reached if r[0] == "run"}
     out = Lineage()
     out.nodes.extend(_artifact_nodes(conn, artifact_ids))
     out.nodes.extend(_run_nodes(conn, run_ids))
