@@ -9,7 +9,7 @@ import secrets
 import string
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from . import queries
@@ -22,6 +22,15 @@ from .queries import Operation
 from .runs import Run, Runs, flatten, json_dumps, wrap_config
 from .sweeps import Sweep, Sweeps
 from .transport import Transport
+
+if TYPE_CHECKING:
+    from .artifacts import (
+        Artifact,
+        ArtifactCollections,
+        ArtifactType,
+        ArtifactTypes,
+        ArtifactVersions,
+    )
 
 __all__ = ["DEFAULT_BASE_URL", "Api", "netrc_api_key", "resolve_api_key", "resolve_base_url"]
 
@@ -362,6 +371,65 @@ class Api:
         return Sweeps(self, project.entity, project.project, per_page)
 
     # -- cache ---------------------------------------------------------------------------------
+
+    # -- artifacts (issue #14) ------------------------------------------------------------------
+
+    def artifact(self, name: str, type: str | None = None) -> Artifact:
+        """One artifact version: `entity/project/name:alias`, `project/name:vN` or
+        `name[:alias]` (default entity/project; `latest` when no alias). `type`, when given,
+        must match. One request; `NotFoundError` names what is missing."""
+        from .artifacts import get_artifact
+
+        path = parse_run_path(name, entity=self._entity, project=self.settings["project"])
+        return get_artifact(self, path.entity, path.project, path.run_id, type)
+
+    def artifact_type(self, type_name: str, project: str | None = None) -> ArtifactType:
+        """An artifact type of `project` (`entity/project` or `project`)."""
+        from .artifacts import ArtifactType
+        from .queries import artifacts as q
+
+        p = parse_project_path(project or "", entity=self._entity,
+                               project=self.settings["project"])  # fmt: skip
+        data = self.client.execute(
+            q.ARTIFACT_TYPE, {"entity": p.entity, "project": p.project, "type": type_name}
+        )
+        node = (data.get("project") or {}).get("artifactType")
+        if node is None:
+            raise NotFoundError(f"no artifact type {type_name!r} in {p.entity}/{p.project}")
+        return ArtifactType(self, p.entity, p.project, node)
+
+    def artifact_types(self, project: str | None = None, per_page: int = 50) -> ArtifactTypes:
+        """The artifact types of `project`, lazily paged."""
+        from .artifacts import ArtifactTypes
+
+        p = parse_project_path(project or "", entity=self._entity,
+                               project=self.settings["project"])  # fmt: skip
+        return ArtifactTypes(self, p.entity, p.project, per_page)
+
+    def artifact_collections(
+        self, project_name: str, type_name: str, per_page: int = 50
+    ) -> ArtifactCollections:
+        """The artifacts (collections) of one type in a project, lazily paged."""
+        from .artifacts import ArtifactCollections
+
+        p = parse_project_path(project_name, entity=self._entity,
+                               project=self.settings["project"])  # fmt: skip
+        return ArtifactCollections(self, p.entity, p.project, type_name, per_page)
+
+    def artifact_versions(
+        self, type_name: str, name: str, per_page: int = 50
+    ) -> ArtifactVersions:
+        """The committed versions of `entity/project/name`, newest first, lazily paged."""
+        from .artifacts import ArtifactVersions
+
+        path = parse_run_path(name, entity=self._entity, project=self.settings["project"])
+        if ":" in path.run_id:
+            raise UsageError(
+                f"artifact_versions wants a name without a version or alias, got {name!r}"
+            )
+        return ArtifactVersions(self, path.entity, path.project, type_name, path.run_id, per_page)
+
+    artifacts = artifact_versions
 
     def flush(self) -> None:
         """Forget cached `Runs`, `Run` and `Sweep` objects, so the next call fetches fresh

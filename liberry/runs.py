@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from .api import Api
+    from .artifacts import RunArtifacts
     from .files import File, Files
     from .sweeps import Sweep
 
@@ -473,6 +474,18 @@ class Run:
         from .files import get_file
 
         return get_file(self._api, self.run_path, name)
+
+    def logged_artifacts(self, per_page: int = 50) -> RunArtifacts:
+        """The artifact versions this run logged (lazily paged)."""
+        from .artifacts import RunArtifacts
+
+        return RunArtifacts(self._api, self.run_path, "output", per_page)
+
+    def used_artifacts(self, per_page: int = 50) -> RunArtifacts:
+        """The artifact versions this run used as inputs (lazily paged)."""
+        from .artifacts import RunArtifacts
+
+        return RunArtifacts(self._api, self.run_path, "input", per_page)
 
     def upload_file(self, path: str | Path, root: str | Path = ".") -> File:
         """Upload a local file; its name in the run is `path` relative to `root`."""

@@ -61,6 +61,18 @@ def test_demo_seeds_through_http(tmp_path: Path) -> None:
                 continue
             runs = [e["node"] for e in (project or {}).get("runs", {}).get("edges", [])]
         assert {r["state"] for r in runs} <= {"finished", "failed", "crashed", "running"}
+        # Then the demo sweep, which the server's controller runs to its run cap.
+        sweeps = '{ project(name: "hparam-search", entityName: "demo") { sweeps { edges {' \
+            " node { state runCount } } } } }"  # fmt: skip
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "demo did not finish its sweep"
+            project = Wire(url, key).gql(sweeps)["project"]
+            edges = (project or {}).get("sweeps", {}).get("edges", [])
+            if edges and edges[0]["node"]["state"] == "FINISHED":
+                assert edges[0]["node"]["runCount"] == 40
+                break
+            time.sleep(0.5)
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)

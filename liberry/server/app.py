@@ -23,6 +23,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from .._version import __version__
+from .artifact_routes import artifact_routes
 from .auth import AuthError, authenticate
 from .blobs import Blobs
 from .filestream import apply_chunk
@@ -185,6 +186,7 @@ def create_app(store: Store, blobs: Blobs, *, heartbeat_timeout_s: float = 300.0
         Route("/files/{entity}/{project}/{run}/file_stream", file_stream, methods=["POST"]),
         Route("/storage/runs/{run_pk:int}/{name:path}", storage_put, methods=["PUT"]),
         Route("/storage/runs/{run_pk:int}/{name:path}", storage_get, methods=["GET"]),
+        *artifact_routes(store, blobs),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/", index, methods=["GET"]),
     ]

@@ -41,6 +41,12 @@ class Blobs:
         expires = int(time.time()) + URL_LIFETIME_S
         return f"{path}?exp={expires}&sig={self._sign(method, path, expires)}"
 
+    def signed_query(self, method: str, key: str) -> str:
+        """`exp=..&sig=..` signing `key` (any stable string naming the resource) for `method`;
+        checked with `verify(method, key, exp, sig)`."""
+        expires = int(time.time()) + URL_LIFETIME_S
+        return f"exp={expires}&sig={self._sign(method, key, expires)}"
+
     def verify(self, method: str, path: str, exp: str | None, sig: str | None) -> str | None:
         """None when the signature holds, else a message saying why the URL is refused."""
         if not exp or not sig:

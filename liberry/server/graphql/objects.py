@@ -21,6 +21,7 @@ from ..store import accounts, files, history, projects, runs, streams
 from ..store import sweeps as sweep_store
 from ..store.errors import StoreError
 from ..store.util import encode_id, iso_to_wandb
+from .artifacts import ProjectArtifactFields, RunArtifactFields
 from .connections import connection, id_cursor, page_size, parse_id_cursor
 from .context import RequestContext
 
@@ -117,7 +118,7 @@ def project_connection(info: Info, entity: str | None, first: int | None, after:
     return connection(rows[:size], len(rows) > size, lambda r: id_cursor(r["id"]), ProjectObj)
 
 
-class ProjectObj:
+class ProjectObj(ProjectArtifactFields):
     def __init__(self, row: dict[str, Any]) -> None:
         self.row = row
         self.id = encode_id("Project", row["id"])
@@ -263,10 +264,11 @@ _RUN_COLUMNS = {
 }
 
 
-class RunObj:
+class RunObj(RunArtifactFields):
     """A run row as W&B's `Run` type. Nothing is converted up front: a page of 1,000 runs
     that selects only `name config summaryMetrics` reads just those three columns."""
 
+    __typename = "Run"  # resolves the `ArtifactCreator` union (graphql-core reads it)
     readOnly = False
     stopped = False
     agent = None

@@ -7,6 +7,8 @@ from typing import Any
 from ..store import accounts, files, projects, runs
 from ..store.errors import NotFound, StoreError
 from ..store.util import decode_id
+from .artifact_mutations import ArtifactMutationFields
+from .artifacts import ArtifactQueryFields
 from .context import DEFAULT_PROJECT
 from .objects import (
     EntityObj,
@@ -28,7 +30,7 @@ def _entity_or_default(info: Info, entity: str | None) -> str:
     return ctx_of(info).entity_or_default(entity)
 
 
-class Query:
+class Query(ArtifactQueryFields):
     def viewer(self, info: Info) -> UserObj:
         return UserObj(ctx_of(info).user)
 
@@ -101,7 +103,7 @@ def _find_run(info: Info, entity: str, project: str, name: str) -> tuple[dict, d
     return proj, run
 
 
-class Mutation(SweepMutations):
+class Mutation(SweepMutations, ArtifactMutationFields):
     def upsertBucket(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         ctx = ctx_of(info)
         user_id = ctx.user["id"]

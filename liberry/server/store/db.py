@@ -75,12 +75,26 @@ def _v4_sweeps(conn: Connection) -> None:
         next(ix for ix in tables.runs.indexes if ix.name == "ix_runs_project_sweep").create(conn)
 
 
+def _v5_artifacts(conn: Connection) -> None:
+    """Artifact types, collections, versions, aliases, files and run usage (issue #14)."""
+    for table in (
+        tables.artifact_types,
+        tables.artifact_collections,
+        tables.artifacts,
+        tables.artifact_aliases,
+        tables.artifact_files,
+        tables.artifact_usage,
+    ):
+        table.create(conn, checkfirst=True)
+
+
 # Append new steps; never edit a released one.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_initial,
     _v2_run_values,
     _v3_history_blocks,
     _v4_sweeps,
+    _v5_artifacts,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -289,3 +289,115 @@ Index("ix_sweep_runs_sweep", sweep_runs.c.sweep_id, sweep_runs.c.run_id)
 Index(
     "ix_runs_project_sweep", runs.c.project_id, runs.c.sweep_name, runs.c.created_at, runs.c.id
 )
+
+# --- Artifacts (issue #14) ---------------------------------------------------------------
+# project -> artifact type -> collection (W&B's "sequence") -> versions. File bytes are
+# content-addressed on disk by md5 (see `server/artifact_storage.py`), so a row here only
+# names a blob; `artifact_files` is filled from the manifest when the version commits.
+
+artifact_types = Table(
+    "artifact_types",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+    Column("created_at", String(32), nullable=False),
+    UniqueConstraint("project_id", "name", name="uq_artifact_types_project_name"),
+)
+
+artifact_collections = Table(
+    "artifact_collections",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "type_id", Integer, ForeignKey("artifact_types.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+    # Version numbers are never reused, even after a delete: v3 always means one artifact.
+    Column("next_version", Integer, nullable=False, default=0),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    # Collection names are unique in a project whatever their type (W&B reports a clash).
+    UniqueConstraint("project_id", "name", name="uq_artifact_collections_project_name"),
+)
+Index("ix_artifact_collections_type", artifact_collections.c.type_id, artifact_collections.c.id)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "collection_id",
+        Integer,
+        ForeignKey("artifact_collections.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("version_index", Integer),  # set on commit
+    Column("state", String(16), nullable=False),  # PENDING, COMMITTED
+    Column("digest", String(64), nullable=False),  # hex md5 over the manifest contents
+    Column("description", Text),
+    Column("metadata", Text, nullable=False, default="{}"),
+    Column("size", BigInteger, nullable=False, default=0),
+    Column("file_count", Integer, nullable=False, default=0),
+    Column("manifest_md5", String(32)),  # hex md5 of the uploaded manifest blob
+    Column("manifest_expected", String(64)),  # base64 md5 the client declared for it
+    # The run that logged it; kept (NULL) when that run is deleted.
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="SET NULL")),
+    Column("pending_aliases", Text, nullable=False, default="[]"),  # applied on commit
+    Column("history_step", BigInteger),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    UniqueConstraint("collection_id", "version_index", name="uq_artifacts_collection_version"),
+)
+Index("ix_artifacts_collection_digest", artifacts.c.collection_id, artifacts.c.digest)
+
+# Named aliases (`latest`, `best`, ...); `vN` aliases are the version index, not rows.
+artifact_aliases = Table(
+    "artifact_aliases",
+    metadata,
+    Column(
+        "collection_id",
+        Integer,
+        ForeignKey("artifact_collections.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("alias", String(128), primary_key=True),
+    Column(
+        "artifact_id", Integer, ForeignKey("artifacts.id", ondelete="CASCADE"), nullable=False
+    ),
+)
+Index("ix_artifact_aliases_artifact", artifact_aliases.c.artifact_id)
+
+artifact_files = Table(
+    "artifact_files",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "artifact_id", Integer, ForeignKey("artifacts.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("name", String(1024), nullable=False),
+    Column("digest", String(128), nullable=False),  # base64 md5 (or the ref's digest)
+    Column("size", BigInteger),
+    Column("ref", Text),  # a reference entry's URI (file://, s3://): no bytes stored
+    UniqueConstraint("artifact_id", "name", name="uq_artifact_files_artifact_name"),
+)
+Index("ix_artifact_files_digest", artifact_files.c.digest)
+
+# Lineage: a run logged (`output`) or used (`input`) an artifact version.
+artifact_usage = Table(
+    "artifact_usage",
+    metadata,
+    Column(
+        "artifact_id",
+        Integer,
+        ForeignKey("artifacts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(8), primary_key=True),  # "input" | "output"
+    Column("created_at", String(32), nullable=False),
+)
+Index("ix_artifact_usage_run", artifact_usage.c.run_id, artifact_usage.c.kind)

@@ -1,0 +1,237 @@
+"""Artifacts (issue #14): lineage, transfer throughput, and paging many versions.
+
+    python benchmarks/bench_artifacts.py           # 50 hops, 1 GB / 1000 files, 10,000 versions
+    python benchmarks/bench_artifacts.py --quick   # 10 hops, 50 MB / 100 files, 1,000 versions
+
+1. Lineage of an N-hop chain (run i uses stage i-1 and logs stage i): liberry's
+   `artifact.lineage()` beside `wandb.Api` walking it hop by hop (`logged_by()` then
+   `used_artifacts()`), counting the GraphQL requests the server answered and the wall time.
+2. Upload (`run.log_artifact` + `wait()`, the official client) and download (`wandb.Api`
+   `artifact.download()` with an empty cache; liberry's `Artifact.download()`) of S bytes in
+   F files, beside a raw disk copy of the same directory; the server's peak RSS.
+3. `artifact_versions` of a collection with V versions: time to the first page (50).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import _common
+from _common import ROOT, fmt_s, log, print_table
+
+sys.path.insert(0, str(ROOT))
+
+
+def _peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Counter:
+    """Counts GraphQL requests the in-process server answers."""
+
+    def __init__(self) -> None:
+        from liberry.server.graphql.executor import GraphQLService
+
+        self.n = 0
+        original = GraphQLService.execute
+
+        def counted(service: Any, *args: Any, **kwargs: Any) -> Any:
+            self.n += 1
+            return original(service, *args, **kwargs)
+
+        GraphQLService.execute = counted  # type: ignore[method-assign]
+
+
+def bench_lineage(srv: Any, entity: str, hops: int, counter: Counter) -> list[list[Any]]:
+    import wandb
+
+    import liberry
+    from tests.artifact_wire import Upload, use
+    from tests.wire import Wire
+
+    wire = Wire(srv.url, srv.api_key)
+    project = f"lineage-{hops}"
+    prev = None
+    for i in range(hops + 1):
+        run = wire.upsert(entity, project, f"r{i}")["bucket"]["name"]
+        if prev is not None:
+            use(wire, entity, project, run, prev.artifact_id)
+        files = {"x": f"stage {i}".encode()}
+        prev = Upload(wire, entity, project, run, f"stage-{i}", "dataset", files).log()
+    last = f"{entity}/{project}/stage-{hops}:v0"
+
+    api = liberry.Api(overrides={"base_url": srv.url}, api_key=srv.api_key)
+    counter.n = 0
+    t0 = time.perf_counter()
+    graph = api.artifact(last).lineage()
+    ours = (counter.n, time.perf_counter() - t0, len(graph.artifacts))
+
+    wapi = wandb.Api(overrides={"base_url": srv.url}, api_key=srv.api_key, timeout=60)
+    counter.n = 0
+    t0 = time.perf_counter()
+    art, seen = wapi.artifact(last), 1
+    while True:
+        creator = art.logged_by()
+        inputs = list(creator.used_artifacts()) if creator else []
+        if not inputs:
+            break
+        art, seen = inputs[0], seen + 1
+    theirs = (counter.n, time.perf_counter() - t0, seen)
+    return [
+        ["liberry lineage()", ours[0], fmt_s(ours[1]), ours[2]],
+        ["wandb.Api hop by hop", theirs[0], fmt_s(theirs[1]), theirs[2]],
+    ]
+
+
+UPLOAD = """
+import sys, time, wandb
+with wandb.init(project="transfer") as run:
+    art = wandb.Artifact("big", type="dataset")
+    art.add_dir(sys.argv[1])
+    t0 = time.perf_counter()
+    run.log_artifact(art).wait()
+    emit(time.perf_counter() - t0)
+"""
+DOWNLOAD = """
+import sys, time, wandb
+api = wandb.Api()
+t0 = time.perf_counter()
+api.artifact(sys.argv[2] + "/transfer/big:latest").download(root=sys.argv[1])
+emit(time.perf_counter() - t0)
+"""
+
+
+def _script(code: str, env: dict[str, str], *args: str) -> float:
+    prelude = "import json\ndef emit(v): print('@@' + json.dumps(v))\n"
+    out = subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(code), *args],
+        env=env, capture_output=True, text=True, timeout=3600, check=True,
+    )  # fmt: skip
+    return float(next(ln[2:] for ln in out.stdout.splitlines() if ln.startswith("@@")))
+
+
+def bench_transfer(srv: Any, entity: str, size: int, nfiles: int, tmp: Path) -> list[list[Any]]:
+    import liberry
+    from tests.compat.conftest import QUIET_ENV
+
+    src = tmp / "src"
+    src.mkdir(parents=True)
+    per = size // nfiles
+    for i in range(nfiles):
+        (src / f"f{i:05d}.bin").write_bytes(os.urandom(per))
+    t0 = time.perf_counter()
+    shutil.copytree(src, tmp / "raw-copy")
+    os.sync()
+    raw = time.perf_counter() - t0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env.update(QUIET_ENV)
+    env.update(
+        WANDB_BASE_URL=srv.url, WANDB_API_KEY=srv.api_key, WANDB_ENTITY=entity,
+        WANDB_DIR=str(tmp), WANDB_CONFIG_DIR=str(tmp / "cfg"),
+        WANDB_CACHE_DIR=str(tmp / "cache-up"), WANDB_DATA_DIR=str(tmp / "data"),
+    )  # fmt: skip
+    up = _script(UPLOAD, env, str(src))
+    env["WANDB_CACHE_DIR"] = str(tmp / "cache-down")  # empty: every byte over HTTP
+    down = _script(DOWNLOAD, env, str(tmp / "wandb-dl"), entity)
+    api = liberry.Api(overrides={"base_url": srv.url}, api_key=srv.api_key)
+    t0 = time.perf_counter()
+    api.artifact(f"{entity}/transfer/big:latest").download(tmp / "liberry-dl", progress=False)
+    ours = time.perf_counter() - t0
+    mb = size / 1e6
+
+    def row(what: str, s: float) -> list[Any]:
+        return [what, fmt_s(s), f"{mb / s:.0f} MB/s", f"{raw / s:.0%}"]
+
+    return [
+        row("raw disk copy", raw),
+        row("upload (wandb log_artifact + wait)", up),
+        row("download (wandb.Api, empty cache)", down),
+        row("download (liberry.Api)", ours),
+    ]
+
+
+def bench_versions(srv: Any, entity: str, count: int) -> list[list[Any]]:
+    import json
+
+    import wandb
+
+    import liberry
+    from liberry.server.store import artifacts as store
+    from liberry.server.store import projects
+
+    manifest = json.dumps({"contents": {}}).encode()
+    with srv.data.store.write() as conn:
+        project, _ = projects.upsert_project(conn, entity, "many-versions", user_id=None)
+        for i in range(count):
+            spec = {"artifactTypeName": "dataset", "artifactCollectionName": "many",
+                    "digest": f"{i:032x}"}  # fmt: skip
+            row, _ = store.create_artifact(conn, project["id"], None, spec)
+            store.set_manifest(conn, row["id"], "0" * 32)
+            store.commit(conn, row["id"], lambda _md5: manifest, lambda _md5: True)
+    path = f"{entity}/many-versions/many"
+    api = liberry.Api(overrides={"base_url": srv.url}, api_key=srv.api_key)
+    wapi = wandb.Api(overrides={"base_url": srv.url}, api_key=srv.api_key, timeout=60)
+
+    def first_page(make: Any) -> float:
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            page = make()
+            times.append(time.perf_counter() - t0)
+            assert page
+        return statistics.median(times)
+
+    ours = first_page(lambda: api.artifact_versions("dataset", path, per_page=50)[:50])
+    theirs = first_page(lambda: wapi.artifact_versions("dataset", path, per_page=50)[:50])
+    return [
+        [f"liberry first page of {count:,}", fmt_s(ours), "goal <= 50 ms"],
+        [f"wandb.Api first page of {count:,}", fmt_s(theirs), ""],
+    ]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--quick", action="store_true")
+    args = p.parse_args()
+    hops, size, nfiles, versions = (10, 50_000_000, 100, 1_000) if args.quick else (
+        50, 1_000_000_000, 1_000, 10_000
+    )
+    from liberry.server import start
+
+    counter = Counter()
+    with tempfile.TemporaryDirectory() as tmp, start(data_dir=Path(tmp) / "server") as srv:
+        import liberry
+
+        entity = liberry.Api(overrides={"base_url": srv.url}, api_key=srv.api_key).default_entity
+        assert entity
+        log(f"lineage of a {hops}-hop chain")
+        rows = bench_lineage(srv, entity, hops, counter)
+        print_table(["", "requests", "wall", "artifacts"], rows)
+        rss0 = _peak_rss_mb()
+        log(f"transfer of {size / 1e6:.0f} MB in {nfiles} files")
+        print_table(
+            ["", "time", "throughput", "vs raw copy"],
+            bench_transfer(srv, entity, size, nfiles, Path(tmp) / "transfer"),
+        )
+        log(f"peak RSS (server + bench): {rss0:.0f} MB before the transfers, "
+            f"{_peak_rss_mb():.0f} MB after")  # fmt: skip
+        log(f"artifact_versions of {versions:,} versions")
+        print_table(["", "median", ""], bench_versions(srv, entity, versions))
+    _ = _common
+
+
+if __name__ == "__main__":
+    main()

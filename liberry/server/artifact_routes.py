@@ -1,0 +1,137 @@
+"""HTTP routes for artifact bytes: PUT files and manifests, GET blobs (signed URLs only).
+
+Bodies are streamed to disk chunk by chunk (see ArtifactStorage.receive), so a 5 GB file
+costs the server a 64 KB buffer, not 5 GB of memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from .artifact_storage import (
+    DigestMismatch,
+    UploadTooLarge,
+    download_key,
+    manifest_key,
+    storage_for,
+    upload_key,
+)
+from .blobs import Blobs
+from .store import Store
+from .store import artifacts as artifact_store
+from .store.errors import NotFound, StoreError
+
+log = logging.getLogger("liberry.server")
+
+MAX_ARTIFACT_UPLOAD = 64 * 1024**3
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"errors": [{"message": message}], "error": message}, status)
+
+
+def artifact_routes(store: Store, blobs: Blobs) -> list[Route]:
+    storage = storage_for(blobs)
+
+    def denied(request: Request, method: str, key: str) -> Response | None:
+        problem = storage.verify(
+            method, key, request.query_params.get("exp"), request.query_params.get("sig")
+        )
+        return _error(403, problem) if problem else None
+
+    def pending_artifact(pk: int) -> None:
+        with store.read() as conn:
+            row = artifact_store.get_artifact(conn, pk)
+        if row is None:
+            raise NotFound("the artifact of this upload URL no longer exists")
+        if row["state"] != artifact_store.PENDING:
+            raise StoreError("this artifact is already committed: its files cannot change")
+
+    async def receive(request: Request, expected: str | None) -> tuple[str, int] | Response:
+        encoding = request.headers.get("content-encoding", "").lower()
+        if encoding not in ("", "identity"):
+            return _error(400, f"unsupported Content-Encoding {encoding!r} for artifact files")
+        chunks: AsyncIterator[bytes] = request.stream()
+        try:
+            return await storage.receive(chunks, expected, MAX_ARTIFACT_UPLOAD)
+        except DigestMismatch as exc:
+            return _error(400, str(exc))
+        except UploadTooLarge as exc:
+            return _error(413, str(exc))
+        except ClientDisconnect:
+            log.info("artifact upload interrupted by the client; nothing was stored")
+            return _error(400, "upload interrupted before the body was complete")
+
+    async def put_file(request: Request) -> Response:
+        pk = int(request.path_params["pk"])
+        md5 = request.path_params["md5"]
+        refused = denied(request, "PUT", upload_key(pk, md5))
+        if refused:
+            return refused
+        try:
+            await run_in_threadpool(pending_artifact, pk)
+        except NotFound as exc:
+            return _error(404, str(exc))
+        except StoreError as exc:
+            return _error(409, str(exc))
+        got = await receive(request, md5)
+        if isinstance(got, Response):
+            return got
+        return Response(status_code=200, headers={"ETag": f'"{got[0]}"'})
+
+    async def put_manifest(request: Request) -> Response:
+        pk = int(request.path_params["pk"])
+        expected = request.path_params["md5"]
+        refused = denied(request, "PUT", manifest_key(pk, None if expected == "any" else expected))
+        if refused:
+            return refused
+        try:
+            await run_in_threadpool(pending_artifact, pk)
+        except NotFound as exc:
+            return _error(404, str(exc))
+        except StoreError as exc:
+            return _error(409, str(exc))
+        got = await receive(request, None if expected == "any" else expected)
+        if isinstance(got, Response):
+            return got
+
+        def record() -> None:
+            with store.write() as conn:
+                artifact_store.set_manifest(conn, pk, got[0])
+
+        try:
+            await run_in_threadpool(record)
+        except StoreError as exc:
+            return _error(409, str(exc))
+        return Response(status_code=200, headers={"ETag": f'"{got[0]}"'})
+
+    async def get_blob(request: Request) -> Response:
+        md5 = request.path_params["md5"]
+        refused = denied(request, "GET", download_key(md5))
+        if refused:
+            return refused
+        try:
+            path = storage.blob_path(md5)
+        except ValueError as exc:
+            return _error(400, str(exc))
+        if not path.is_file():
+            return _error(404, "artifact file not found: its artifact was deleted")
+        # `identity` keeps the gzip middleware off: compressing GBs of (mostly already
+        # compressed) model and data files would cost CPU and gain nothing.
+        return FileResponse(
+            path,
+            media_type="application/octet-stream",
+            headers={"Content-Encoding": "identity"},
+        )
+
+    return [
+        Route("/storage/artifacts/{pk:int}/files/{md5}/{name:path}", put_file, methods=["PUT"]),
+        Route("/storage/artifacts/{pk:int}/manifest/{md5}", put_manifest, methods=["PUT"]),
+        Route("/storage/artifact-blobs/{md5}/{name:path}", get_blob, methods=["GET"]),
+    ]
