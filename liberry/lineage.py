@@ -105,9 +105,7 @@ class Lineage:
         return f"<Lineage of {self.root}: {len(self.runs)} runs, {len(self.artifacts)} artifacts>"
 
 
-def fetch_lineage(
-    api: Api, start: Artifact | Run, depth: int | None, direction: str
-) -> Lineage:
+def fetch_lineage(api: Api, start: Artifact | Run, depth: int | None, direction: str) -> Lineage:
     """The graph around an artifact version or a run, in one request."""
     from .artifacts import Artifact
 

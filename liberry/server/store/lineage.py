@@ -97,12 +97,18 @@ def lineage(
 def _artifact_nodes(conn: Connection, depths: dict[int, int]) -> list[dict[str, Any]]:
     if not depths:
         return []
-    a, c, ty, p, e = (t.artifacts, t.artifact_collections, t.artifact_types, t.projects,
-                      t.entities)  # fmt: skip
+    a, c, ty, p, e = (t.artifacts, t.artifact_collections, t.artifact_types, t.projects, t.entities)
     stmt = (
-        select(a.c.id, a.c.version_index, a.c.state, a.c.size, c.c.name,
-               ty.c.name.label("type_name"), p.c.name.label("project_name"),
-               e.c.name.label("entity_name"))  # fmt: skip
+        select(
+            a.c.id,
+            a.c.version_index,
+            a.c.state,
+            a.c.size,
+            c.c.name,
+            ty.c.name.label("type_name"),
+            p.c.name.label("project_name"),
+            e.c.name.label("entity_name"),
+        )
         .join(c, c.c.id == a.c.collection_id)
         .join(ty, ty.c.id == c.c.type_id)
         .join(p, p.c.id == c.c.project_id)
@@ -136,8 +142,15 @@ def _run_nodes(conn: Connection, depths: dict[int, int]) -> list[dict[str, Any]]
         return []
     r_, p, e = t.runs, t.projects, t.entities
     stmt = (
-        select(r_.c.id, r_.c.name, r_.c.display_name, r_.c.state, r_.c.job_type,
-               p.c.name.label("project_name"), e.c.name.label("entity_name"))  # fmt: skip
+        select(
+            r_.c.id,
+            r_.c.name,
+            r_.c.display_name,
+            r_.c.state,
+            r_.c.job_type,
+            p.c.name.label("project_name"),
+            e.c.name.label("entity_name"),
+        )
         .join(p, p.c.id == r_.c.project_id)
         .join(e, e.c.id == p.c.entity_id)
         .where(r_.c.id.in_(bindparam("ids", expanding=True)))
