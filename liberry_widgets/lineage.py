@@ -11,6 +11,7 @@ The last graph is kept in `_graph`, so a saved notebook shows it without a kerne
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import threading
@@ -327,10 +328,9 @@ class Lineage(LiberryWidget):
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """The widget view with the graph already in its state (no round trip to draw it),
         plus a plain list of the nodes for hosts without widgets."""
-        try:
+        # No server: the view asks again and shows what went wrong.
+        with contextlib.suppress(Exception):
             self._ensure_graph()
-        except Exception:  # no server: the view asks again and shows what went wrong
-            pass
         self._cancel_snapshot()
         self._store_snapshot()  # what a view drew from replies is what gets saved
         bundle = super()._repr_mimebundle_(**kwargs)

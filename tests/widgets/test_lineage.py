@@ -40,7 +40,7 @@ def make(root: Any, api: liberry.Api, **kwargs: Any) -> tuple[Lineage, ViewClien
 
 
 def test_chain_and_fanout_as_the_view_gets_them(lineage: dict[str, Any], api: liberry.Api) -> None:
-    widget, view = make(f"{lineage['path']}/mnist:latest", api, depth=2)
+    _, view = make(f"{lineage['path']}/mnist:latest", api, depth=2)
     graph = view.result("graph", depth=2, direction="both")
     names = labels(graph["nodes"])
     ft = {f"ft-model:v{i}" for i in range(FANOUT)}
@@ -161,7 +161,7 @@ def test_unknown_artifact_is_a_message_not_an_exception(
 def test_artifact_without_lineage_is_one_node_with_a_note(
     lineage: dict[str, Any], api: liberry.Api
 ) -> None:
-    widget, view = make(f"{lineage['path']}/lonely:v0", api)
+    _, view = make(f"{lineage['path']}/lonely:v0", api)
     graph = view.result("graph", depth=2, direction="both")
     assert labels(graph["nodes"]) == {"lonely:v0"} and graph["edges"] == []
     assert graph["note"] == "No lineage: no run logged or used this artifact."
