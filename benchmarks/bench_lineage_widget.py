@@ -8,15 +8,16 @@ How: a temporary liberry server gets the graph through W&B's own artifact protoc
 `tests/artifact_wire.py` steps the official client sends: create, manifest, files, commit,
 use): run `make-0` logs `raw:v0`; N runs each use `raw:v0` and log a version of `feat`; N
 more each use one `feat` version and log a version of `model` (2 + 4N nodes, runs included;
-N = 250 gives 1,002). The kernel side is the real widget: `Lineage(...)._fetch_graph(depth=0)` walks it
-with one request. The view is the built `liberry_widgets/static/lineage.js`, rendered in
+N = 250 gives 1,002). The kernel side is the real widget: `Lineage(...)._fetch_graph(0)`
+walks it with one request. The view is the built `liberry_widgets/static/lineage.js`, rendered in
 Debian Chromium (Playwright) on a bare page with an in-page model holding that graph in
 `_graph`, so the figure is the view's own work (no JupyterLab boot, no kernel round trip:
 the widget puts the graph in its state before the view renders).
 
 "first render" = from `render()` to the first frame after it (dagre layout + SVG + paint);
 "expand" = from the click on the biggest cluster to the next frame. Also printed: the graph
-with every cluster open (1,002 boxes, the clusters opened one by one), which the view never draws by default.
+with every cluster open (1,002 boxes, opened one by one), which the view never draws by
+default.
 
     python benchmarks/bench_lineage_widget.py            # N = 250 (1,002 nodes)
     python benchmarks/bench_lineage_widget.py --n 100    # a quicker run
@@ -39,7 +40,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/lib/chromium/chromium"
 
 PAGE_JS = """async ([esm, css, graph]) => {
-  const style = document.createElement('style'); style.textContent = css; document.head.append(style);
+  const style = document.createElement('style');
+  style.textContent = css;
+  document.head.append(style);
   const url = URL.createObjectURL(new Blob([esm], {type: 'text/javascript'}));
   const mod = (await import(url)).default;
   const state = {path: '', root: 'bench', depth: 0, direction: 'both', query: '', selected_id: '',
@@ -57,8 +60,9 @@ PAGE_JS = """async ([esm, css, graph]) => {
   const clusters = [...root.querySelectorAll('[data-testid=lineage-cluster]')];
   const size = (c) => Number(c.querySelector('text').textContent.split('\\u00d7')[1] || 0);
   clusters.sort((a, b) => size(b) - size(a));
-  const out = {first_ms: first, layout_ms: Number(root.dataset.drawMs), drawn: Number(root.dataset.nodes),
-               clusters: clusters.length, biggest: clusters.length ? size(clusters[0]) : 0};
+  const out = {first_ms: first, layout_ms: Number(root.dataset.drawMs),
+               drawn: Number(root.dataset.nodes), clusters: clusters.length,
+               biggest: clusters.length ? size(clusters[0]) : 0};
   if (clusters.length) {
     const t1 = performance.now();
     clusters[0].dispatchEvent(new PointerEvent('pointerdown', {bubbles: true, button: 0}));
@@ -98,7 +102,8 @@ def seed(srv: Any, entity: str, n: int) -> tuple[str, float]:
     for i in range(n):
         r = run(f"feature-{i}")
         use(wire, entity, project, r, raw.artifact_id)
-        feats.append(Upload(wire, entity, project, r, "feat", "dataset", {"x": f"f{i}".encode()}).log())
+        files = {"x": f"f{i}".encode()}
+        feats.append(Upload(wire, entity, project, r, "feat", "dataset", files).log())
     for i, feat in enumerate(feats):
         r = run(f"train-{i}")
         use(wire, entity, project, r, feat.artifact_id)
@@ -112,10 +117,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
+    from playwright.sync_api import sync_playwright
+
     import liberry
     from liberry.server import start
     from liberry_widgets import Lineage
-    from playwright.sync_api import sync_playwright
 
     esm = (ROOT / "liberry_widgets/static/lineage.js").read_text()
     css = (ROOT / "liberry_widgets/static/lineage.css").read_text()
@@ -130,8 +136,9 @@ def main() -> None:
         t0 = time.perf_counter()
         graph = widget._fetch_graph(0, "both")
         kernel_ms = (time.perf_counter() - t0) * 1e3
+        size_kb = len(json.dumps(graph)) / 1e3
         print(f"kernel: lineage walk of {len(graph['nodes'])} nodes, {len(graph['edges'])} edges "
-              f"in {kernel_ms:.0f} ms (one request; {len(json.dumps(graph)) / 1e3:.0f} kB)")  # fmt: skip
+              f"in {kernel_ms:.0f} ms (one request; {size_kb:.0f} kB)")  # fmt: skip
 
         results = []
         with sync_playwright() as p:
