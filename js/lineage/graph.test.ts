@@ -114,7 +114,7 @@ describe("layout", () => {
     expect(placed.width).toBeGreaterThan(0);
   });
 
-  it("lays out a thousand nodes (the longest-path ranker past 300)", () => {
+  it("lays out a thousand nodes (the longest-path ranker past 120)", () => {
     const view = buildView(fanout(500), new Set(["cluster:a:e/p/ft", "cluster:r:e/p/finetune"]));
     expect(view.nodes.length).toBe(1004);
     const placed = layout(view);
