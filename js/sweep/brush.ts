@@ -35,14 +35,14 @@ export function selectionMask(columns: readonly Column[], brushes: Brushes, n: n
       const lo = Math.min(brush[0], brush[1]);
       const hi = Math.max(brush[0], brush[1]);
       for (let i = 0; i < n; i++) {
-        const v = values[i];
+        const v = values[i]!;
         if (!(v >= lo && v <= hi)) mask[i] = 0; // NaN fails too: a run without a value is out
       }
     } else {
       const kept = new Set(brush.map(String));
       const inside = (column.categories ?? []).map((label) => kept.has(label));
       for (let i = 0; i < n; i++) {
-        const code = values[i];
+        const code = values[i]!;
         if (!(code >= 0) || !inside[code]) mask[i] = 0;
       }
     }
@@ -64,7 +64,7 @@ export function anyBrush(columns: readonly Column[], brushes: Brushes): boolean 
 /** The mask as a bitmask (bit i of byte i >> 3, least significant bit first), in base64. */
 export function maskToBase64(mask: Uint8Array): string {
   const bytes = new Uint8Array(Math.ceil(mask.length / 8));
-  for (let i = 0; i < mask.length; i++) if (mask[i]) bytes[i >> 3] |= 1 << (i & 7);
+  for (let i = 0; i < mask.length; i++) if (mask[i]) bytes[i >> 3]! |= 1 << (i & 7);
   let binary = "";
   for (let i = 0; i < bytes.length; i += 0x8000) {
     binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
@@ -116,7 +116,7 @@ export function topRuns(
     if (Number.isFinite(metric[i]) && (!mask || mask[i])) found.push(i);
   }
   const sign = goal === "maximize" ? -1 : 1;
-  found.sort((a, b) => sign * (metric[a] - metric[b]) || a - b);
+  found.sort((a, b) => sign * (metric[a]! - metric[b]!) || a - b);
   return found.slice(0, Math.max(0, n));
 }
 
@@ -127,6 +127,6 @@ export function sameBrushes(a: Brushes, b: Brushes): boolean {
   return keys.every((k) => {
     const x = a[k];
     const y = b[k];
-    return y !== undefined && x.length === y.length && x.every((v, i) => v === y[i]);
+    return x !== undefined && y !== undefined && x.length === y.length && x.every((v, i) => v === y[i]);
   });
 }
