@@ -126,8 +126,11 @@ def create_sweep(
     client = _Client(base_url, api_key)
     sweep = client.gql(
         UPSERT_SWEEP,
-        {"config": yaml.safe_dump(config, sort_keys=False), "entityName": entity,
-         "projectName": project},
+        {
+            "config": yaml.safe_dump(config, sort_keys=False),
+            "entityName": entity,
+            "projectName": project,
+        },
     )["upsertSweep"]["sweep"]
     return str(sweep["name"])
 

@@ -26,7 +26,7 @@ import math
 import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
@@ -124,10 +124,10 @@ def _axis(key: str, spec: Mapping[str, Any]) -> Axis:
         return Axis(key, kind="category", categories=list(dict.fromkeys(_label(v) for v in values)))
     distribution = str(spec.get("distribution") or "")
     log = distribution in LOG_DISTRIBUTIONS
-    low, high = spec.get("min"), spec.get("max")
+    given = spec.get("min"), spec.get("max")
     bounds = None
-    if _is_number(low) and _is_number(high):
-        low, high = float(low), float(high)
+    if _is_number(given[0]) and _is_number(given[1]):
+        low, high = float(given[0]), float(given[1])
         if distribution in ("log_uniform", "q_log_uniform"):  # bounds given as natural logs
             low, high = math.exp(low), math.exp(high)
         if not distribution.startswith("inv_"):
@@ -135,7 +135,7 @@ def _axis(key: str, spec: Mapping[str, Any]) -> Axis:
     return Axis(key, log=log, bounds=bounds)
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 

@@ -72,15 +72,16 @@ export function maskToBase64(mask: Uint8Array): string {
   return btoa(binary);
 }
 
-/** A brush from a dragged span [t0, t1] of positions on an axis; null when it keeps nothing
- * (a category span between two categories). */
+/** A brush from a dragged span [t0, t1] of positions on an axis (null: it keeps nothing). */
 export function brushFromUnit(scale: Scale, t0: number, t1: number): BrushValue | null {
   const lo = Math.max(0, Math.min(t0, t1));
   const hi = Math.min(1, Math.max(t0, t1));
   if (scale.kind === "category") {
+    // Every category whose band the span overlaps: a short drag inside a band keeps it.
+    const band = 0.5 / Math.max(1, scale.categories.length);
     const kept = scale.categories.filter((_, i) => {
       const t = scale.toUnit(i);
-      return t >= lo && t <= hi;
+      return t - band < hi && t + band > lo;
     });
     return kept.length ? kept : null;
   }

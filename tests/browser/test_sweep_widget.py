@@ -76,7 +76,11 @@ def sweep_path(liberry_server: ServerHandle) -> str:
 def _notebook(root: Path, sweep: str) -> str:
     """A notebook showing the sweep (`w`) and a sweep that does not exist (`missing`)."""
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.cells = [
         nbformat.v4.new_code_cell(f"import liberry\nw = liberry.widgets.Sweep({sweep!r})\nw"),
         nbformat.v4.new_code_cell(
@@ -254,7 +258,7 @@ def _poll(read: Any, timeout: float = 30.0) -> Any:
 
 # -- marimo --------------------------------------------------------------------------------------
 
-MARIMO_NOTEBOOK = '''
+MARIMO_NOTEBOOK = """
 import marimo
 
 app = marimo.App(width="full")
@@ -285,7 +289,7 @@ def _(explorer, mo):
 
 if __name__ == "__main__":
     app.run()
-'''
+"""
 
 
 @pytest.fixture
