@@ -221,7 +221,11 @@ export class ParallelPlot {
     hit.addEventListener("pointerdown", (e) => {
       if (e.button !== 0) return;
       e.preventDefault();
-      hit.setPointerCapture?.(e.pointerId);
+      try {
+        hit.setPointerCapture(e.pointerId); // keep the drag when the pointer leaves the axis
+      } catch {
+        // A synthetic event (a test or a benchmark) has no pointer to capture.
+      }
       start = { y: e.clientY, t: this.unitOf(e.clientY) };
       dragging = false;
     });
@@ -306,6 +310,7 @@ export class ParallelPlot {
     }
     this.el.dataset.shown = String(shown);
     this.lastDrawMs = performance.now() - started;
+    this.el.dataset.drawMs = this.lastDrawMs.toFixed(1); // benchmarks read it
   }
 
   /** Add run i's polyline to the path; a missing value lifts the pen. */
