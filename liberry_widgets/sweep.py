@@ -24,7 +24,7 @@ import numpy as np
 import traitlets
 
 from ._base import LiberryWidget, static_css, static_module
-from ._rpc import Handler, RpcError
+from ._rpc import Handler, RpcError, _threads_supported
 from .importance import compute_importance
 from .sweep_data import SweepTable, axes_from_config, build_table, pack
 
@@ -107,6 +107,7 @@ class Sweep(LiberryWidget):
         self._loaded_at = 0.0
         self._open_callbacks: list[Callable[[Run], Any]] = []
         super().__init__(api=api, path=path, top_n=top_n, **kwargs)
+        self._threaded = _threads_supported()
         self._load()
 
     # -- Python API ----------------------------------------------------------------------------
@@ -215,7 +216,7 @@ class Sweep(LiberryWidget):
         if changed:
             self._version += 1
             data = pack(table, metric=metric, goal=goal, version=self._version)
-        importance = self._importance(table) if changed or self._table is None else None
+        fresh_importance = changed or self._table is None
         info = {
             "path": sweep.path_str,
             "name": sweep.name,
@@ -233,11 +234,24 @@ class Sweep(LiberryWidget):
             self.notice = notice
             if info != self.info:
                 self.info = info
-            if importance is not None:
-                self.importance = importance
+            if fresh_importance:
+                # In ipykernel the forest grows on a thread (some 200 ms for 10,000 runs), so
+                # the runs reach the view and are drawn meanwhile (it says "computing");
+                # elsewhere (marimo, scripts) traits are set on the caller's thread, inline.
+                self.importance = [] if self._threaded else self._importance(table)
             if changed:
                 self._data = data
             self._keep_selection(table)
+        if fresh_importance and self._threaded:
+            threading.Thread(
+                target=self._importance_later, args=(table,), name="liberry-importance",
+                daemon=True,
+            ).start()  # fmt: skip
+
+    def _importance_later(self, table: SweepTable) -> None:
+        found = self._importance(table)
+        if self._table is table:  # not superseded by a newer load
+            self.importance = found
 
     def _keep_selection(self, table: SweepTable) -> None:
         """Drop selected ids that are no longer runs of the sweep (a deleted run)."""

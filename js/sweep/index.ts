@@ -249,15 +249,17 @@ function render({ model, el }: RenderProps<SweepTraits>): () => void {
     brushes = next;
     mask = anyBrush(columns, brushes) ? selectionMask(columns, brushes, data.n) : null;
     const count = mask ? countSelected(mask) : data.n;
-    parallel.setSelection(mask, brushes);
-    scatter.setSelection(mask);
+    parallel.setSelection(mask, brushes, !final);
     selectionText.textContent = mask
       ? `${formatCount(count)} of ${formatCount(data.n)} runs in the brushes`
       : `${formatCount(data.n)} runs (drag along an axis to brush)`;
     selectionText.dataset.count = String(count);
     clearButton.hidden = !mask;
-    best.render(data, topRuns(data.metric.values, data.metric.goal, model.get("top_n"), mask), count);
+    // The count and the lines follow every frame of a drag; the table and the scatter (a
+    // sort and 10,000 points) follow when it ends, so the drag keeps its frame rate.
     if (!final) return;
+    scatter.setSelection(mask);
+    best.render(data, topRuns(data.metric.values, data.metric.goal, model.get("top_n"), mask), count);
     const release = sync ? traits.hold() : null;
     if (sync) {
       if (!sameBrushes(brushes, model.get("brushes"))) traits.set("brushes", { ...brushes });
@@ -284,7 +286,11 @@ function render({ model, el }: RenderProps<SweepTraits>): () => void {
     const metric = data.metric.name;
     if (!mask) {
       rpc.cancelKey("importance");
-      importance.render(model.get("importance"), `all ${formatCount(data.n)} runs`, metric);
+      const items = model.get("importance");
+      const scope = `all ${formatCount(data.n)} runs`;
+      // The kernel computes it after sending the runs (see sweep.py): it is on its way.
+      if (!items.length && data.metric.logged > 0 && data.axes.length) importance.pending(`${scope}: computing…`);
+      else importance.render(items, scope, metric);
       return;
     }
     const scope = `the ${formatCount(count)} brushed runs`;

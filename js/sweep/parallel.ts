@@ -36,6 +36,10 @@ const BOTTOM = 18;
 const SIDE = 56;
 /** A press that moves less than this is a click (clears the brush), not a drag. */
 const DRAG_PX = 3;
+/** While a brush is dragged, at most about this many lines are drawn per frame (an even
+ * sample of the selection: the picture's density stays right); all of them when it ends.
+ * Stroking 10,000 translucent lines takes Chromium's software rasteriser some 60 ms. */
+const DRAG_LINES = 2500;
 
 interface Palette {
   fg: string;
@@ -59,6 +63,7 @@ export class ParallelPlot {
   private mask: Uint8Array | null = null;
   private brushes: Brushes = {};
   private highlight = -1;
+  private dragging = false;
   private frame = 0;
   private palette: Palette = { fg: "#333", muted: "#888", faint: "#ccc", accent: "#0969da" };
   private readonly colors = bucketColors();
@@ -84,9 +89,11 @@ export class ParallelPlot {
     this.layout();
   }
 
-  /** The runs inside the brushes (null: no brush, all runs), and the brushes to draw. */
-  setSelection(mask: Uint8Array | null, brushes: Brushes): void {
+  /** The runs inside the brushes (null: no brush, all runs), and the brushes to draw;
+   * `dragging` while a brush is being dragged (lines are then sampled, see DRAG_LINES). */
+  setSelection(mask: Uint8Array | null, brushes: Brushes, dragging = false): void {
     const hadMask = this.mask !== null;
+    this.dragging = dragging;
     this.mask = mask;
     this.brushes = brushes;
     this.drawBrushes();
@@ -292,14 +299,20 @@ export class ParallelPlot {
       shown = 0;
       for (let i = 0; i < this.n; i++) shown += mask[i]!;
     }
-    ctx.globalAlpha = this.alpha(shown);
+    const step = this.dragging ? Math.max(1, Math.ceil(shown / DRAG_LINES)) : 1;
+    ctx.globalAlpha = this.alpha(shown / step);
     ctx.lineWidth = 1;
     this.groups.forEach((group, g) => {
       ctx.strokeStyle = g === 0 ? this.palette.muted : this.colors[g - 1]!;
       ctx.beginPath();
-      for (const i of group) if (!mask || mask[i]) this.trace(ctx, i);
+      let k = 0;
+      for (const i of group) {
+        if (mask && !mask[i]) continue;
+        if (k++ % step === 0) this.trace(ctx, i);
+      }
       ctx.stroke();
     });
+    this.el.dataset.sampled = String(step > 1);
     if (this.highlight >= 0 && this.highlight < this.n) {
       ctx.globalAlpha = 1;
       ctx.lineWidth = 3;

@@ -64,6 +64,8 @@ export class ScatterPlot {
   private readonly ticks = h("div", { class: "lb-sc-ticks" });
   private readonly tip = h("div", { class: "lb-tip", testid: "scatter-tip", attrs: { hidden: true, role: "tooltip" } });
   private input: ScatterInput | null = null;
+  /** Runs by colour bucket, so a draw changes the fill colour BUCKETS times. */
+  private groups: Uint32Array[] = [];
   private mask: Uint8Array | null = null;
   private px = new Float32Array(0);
   private py = new Float32Array(0);
@@ -90,6 +92,11 @@ export class ScatterPlot {
 
   setData(input: ScatterInput): void {
     this.input = input;
+    const groups: number[][] = Array.from({ length: BUCKETS }, () => []);
+    input.buckets.forEach((b, i) => {
+      if (b >= 0) groups[b]?.push(i);
+    });
+    this.groups = groups.map((g) => Uint32Array.from(g));
     this.layout();
   }
 
@@ -185,8 +192,8 @@ export class ScatterPlot {
     for (let b = 0; b < BUCKETS; b++) {
       ctx.fillStyle = this.colors[b]!;
       ctx.beginPath();
-      for (let i = 0; i < n; i++) {
-        if (input.buckets[i] !== b || (mask && !mask[i])) continue;
+      for (const i of this.groups[b] ?? []) {
+        if (mask && !mask[i]) continue;
         ctx.rect(this.px[i]! - r, this.py[i]! - r, 2 * r, 2 * r);
       }
       ctx.fill();
