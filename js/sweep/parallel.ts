@@ -97,7 +97,8 @@ export class ParallelPlot {
     this.mask = mask;
     this.brushes = brushes;
     this.drawBrushes();
-    if (hadMask !== (mask !== null)) this.drawBack();
+    // The back layer is drawn with the data: the first frame of a brush only shows it.
+    if (hadMask !== (mask !== null)) this.back.style.visibility = mask ? "visible" : "hidden";
     this.schedule();
   }
 
@@ -279,7 +280,7 @@ export class ParallelPlot {
     const ctx = this.back.getContext("2d");
     if (!ctx) return;
     ctx.clearRect(0, 0, this.width, HEIGHT);
-    if (!this.mask) return; // nothing is outside the selection
+    this.back.style.visibility = this.mask ? "visible" : "hidden"; // nothing outside: hidden
     ctx.globalAlpha = Math.min(0.5, this.alpha(this.n));
     ctx.strokeStyle = this.palette.faint;
     ctx.lineWidth = 1;
