@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .api import Api
     from .artifacts import RunArtifacts
     from .files import File, Files
+    from .lineage import Lineage
     from .sweeps import Sweep
 
 __all__ = [
@@ -469,6 +470,14 @@ class Run(ProjectResource):
         from .artifacts import RunArtifacts
 
         return RunArtifacts(self._api, self.run_path, "input", per_page)
+
+    def lineage(self, depth: int | None = None, direction: str = "both") -> Lineage:
+        """The artifact versions and runs around this run, in one request: `depth` 1 is the
+        versions it used and logged, each further step one more run and version out (all
+        when None). See `Artifact.lineage`."""
+        from .lineage import fetch_lineage
+
+        return fetch_lineage(self._api, self, depth, direction)
 
     def upload_file(self, path: str | Path, root: str | Path = ".") -> File:
         """Upload a local file; its name in the run is `path` relative to `root`."""

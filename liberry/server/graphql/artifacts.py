@@ -288,26 +288,33 @@ class ArtifactObj:
     def lineage(
         self, info: Info, depth: int | None = None, direction: str | None = None
     ) -> dict[str, Any]:
-        graph = lineage_store.lineage(_ctx(info).conn, self.row["id"], depth, direction or "both")
+        return lineage_graph(info, "artifact", self.row["id"], depth, direction)
 
-        def key(kind: str, pk: int) -> str:
-            return encode_id("Artifact" if kind == "artifact" else "Run", pk)
 
-        return {
-            "nodes": [{**n, "id": key(n["kind"], n["pk"])} for n in graph.nodes],
-            "edges": [
-                {
-                    "source": key("run", e["run"])
-                    if e["kind"] == "output"
-                    else key("artifact", e["artifact"]),
-                    "target": key("artifact", e["artifact"])
-                    if e["kind"] == "output"
-                    else key("run", e["run"]),
-                    "kind": e["kind"],
-                }
-                for e in graph.edges
-            ],
-        }
+def lineage_graph(
+    info: Info, start: str, pk: int, depth: int | None, direction: str | None
+) -> dict[str, Any]:
+    """`ArtifactLineage` around an artifact or a run: store keys become global ids."""
+    graph = lineage_store.lineage(_ctx(info).conn, pk, depth, direction or "both", start)
+
+    def key(kind: str, pk: int) -> str:
+        return encode_id("Artifact" if kind == "artifact" else "Run", pk)
+
+    return {
+        "nodes": [{**n, "id": key(n["kind"], n["pk"])} for n in graph.nodes],
+        "edges": [
+            {
+                "source": key("run", e["run"])
+                if e["kind"] == "output"
+                else key("artifact", e["artifact"]),
+                "target": key("artifact", e["artifact"])
+                if e["kind"] == "output"
+                else key("run", e["run"]),
+                "kind": e["kind"],
+            }
+            for e in graph.edges
+        ],
+    }
 
 
 class MembershipObj:
@@ -425,6 +432,11 @@ class RunArtifactFields:
         self, info: Info, after: str | None = None, first: int | None = None
     ) -> Any:
         return self._artifacts(info, "output", after, first)
+
+    def lineage(
+        self, info: Info, depth: int | None = None, direction: str | None = None
+    ) -> dict[str, Any]:
+        return lineage_graph(info, "run", self.row["id"], depth, direction)
 
 
 class ArtifactQueryFields:
