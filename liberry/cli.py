@@ -81,7 +81,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ) as srv:
         demo.seed(srv.url, srv.api_key, runs=args.runs, progress=True)
         demo_sweep.seed_sweep(srv.url, srv.api_key, progress=True)
-        demo_lineage.seed_lineage(srv.url, srv.api_key, runs=args.runs)
+        demo_lineage.seed_lineage(srv.url, srv.api_key)
         stop_live = threading.Event()
         threading.Thread(
             target=demo.keep_running,
@@ -95,7 +95,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         path = f"{demo.ENTITY}/{demo.PROJECT}"
         print(f"demo project:   {path}  (liberry.Api().runs({path!r}))")
         print(f"demo sweep:     liberry.Api().sweeps('{demo.ENTITY}/{demo_sweep.PROJECT}')")
-        print(f"demo lineage:   liberry.widgets.Lineage('{path}/cifar10:latest')")
+        pipeline = f"{demo.ENTITY}/{demo_lineage.PROJECT}/cifar10:latest"
+        print(f"demo lineage:   liberry.widgets.Lineage('{pipeline}')")
         if args.no_jupyter:
             print("Press Ctrl-C to stop.", flush=True)
             _wait_forever()

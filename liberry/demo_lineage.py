@@ -2,9 +2,10 @@
 
 Written through W&B's artifact protocol as wandb-core sends it (create the version, its file
 URLs, upload, manifest, commit; `useArtifact` for inputs), so `liberry demo` exercises the
-same path `run.log_artifact` does and the lineage view has a real graph to draw:
+same path `run.log_artifact` does and the lineage view has a real graph to draw, in a project
+of its own (`demo/model-pipeline`):
 
-    prepare-data --logs--> cifar10:v0 --used by--> 12 demo training runs --log--> classifier:v0..v11
+    prepare-data --logs--> cifar10:v0 --used by--> train-00..11 --log--> classifier:v0..v11
     classifier:latest --used by--> evaluate --logs--> eval-report:v0
 """
 
@@ -13,13 +14,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 from typing import Any
 
-from .demo import ENTITY, PROJECT, UPSERT_RUN, _Client, plan
+from .demo import ENTITY, UPSERT_RUN, _Client, plan
 from .queries import artifact_writes as ops
 
-#: Demo training runs (the first finished ones) that use the dataset and log a model.
+PROJECT = "model-pipeline"
+#: Training runs that use the dataset and log a model (configs from the demo's plan).
 TRAINERS = 12
+EPOCHS = 20
 RUN_COUNT = """
 query DemoArtifacts($entity: String!, $project: String!) {
   project(name: $project, entityName: $entity) { artifactType(name: "dataset") { name } }
@@ -119,21 +123,47 @@ def use_artifact(client: _Client, run: str, artifact_id: str) -> None:
     )
 
 
-def _run(client: _Client, name: str, job_type: str) -> None:
+def _run(
+    client: _Client, name: str, job_type: str, config: dict[str, Any] | None = None
+) -> None:
     client.gql(
         UPSERT_RUN,
         {"name": name, "project": PROJECT, "entity": ENTITY, "jobType": job_type,
-         "state": "finished", "host": "demo-gpu-01"},
+         "host": "demo-gpu-01", "config": json.dumps({k: {"value": v}
+                                                      for k, v in (config or {}).items()})},
     )  # fmt: skip
 
 
-def seed_lineage(base_url: str, api_key: str, *, runs: int = 240) -> int:
+def _train(client: _Client, name: str, config: dict[str, Any], quality: float) -> None:
+    """A short training history, then the run ends (file_stream, as wandb-core sends it)."""
+    rows = []
+    for epoch in range(EPOCHS):
+        progress = (epoch + 1) / EPOCHS
+        accuracy = round(quality * (1 - math.exp(-4 * progress)), 5)
+        rows.append({"_step": epoch, "epoch": epoch, "accuracy": accuracy,
+                     "loss": round(2.3 * math.exp(-3 * progress) + 1 - quality, 5)})  # fmt: skip
+    payload = {
+        "files": {
+            "wandb-history.jsonl": {"offset": 0, "content": [json.dumps(r) for r in rows]},
+            "wandb-summary.json": {"offset": 0, "content": [json.dumps(rows[-1])]},
+        },
+        "complete": True,
+        "exitcode": 0,
+    }
+    client.stream(name, payload, project=PROJECT)
+
+
+def _finish(client: _Client, name: str) -> None:
+    client.stream(name, {"files": {}, "complete": True, "exitcode": 0}, project=PROJECT)
+
+
+def seed_lineage(base_url: str, api_key: str) -> int:
     """Log the demo's artifacts unless the project has them; returns versions logged."""
     client = _Client(base_url, api_key)
     found = client.gql(RUN_COUNT, {"entity": ENTITY, "project": PROJECT}).get("project") or {}
     if found.get("artifactType"):
         return 0
-    _run(client, "prepare-data", "data")
+    _run(client, "prepare-data", "data", {"source": "cifar10", "val_split": 0.1})
     dataset = log_artifact(
         client,
         "prepare-data",
@@ -143,19 +173,22 @@ def seed_lineage(base_url: str, api_key: str, *, runs: int = 240) -> int:
         aliases=("best",),
         metadata={"rows": 60000, "classes": 10, "source": "demo"},
     )
+    _finish(client, "prepare-data")
     logged = 1
-    trainers = [r for r in plan(runs) if r.final_state == "finished"][:TRAINERS]
-    for run in trainers:
-        use_artifact(client, run.name, dataset)
-        weights = f"{run.config['architecture']} lr={run.config['learning_rate']}".encode()
+    for i, planned in enumerate(plan(TRAINERS)):
+        name = f"train-{i:02d}"
+        config = {k: planned.config[k] for k in ("architecture", "optimizer", "learning_rate")}
+        _run(client, name, "train", config)
+        use_artifact(client, name, dataset)
         log_artifact(
             client,
-            run.name,
+            name,
             "classifier",
             "model",
-            {"model.pt": weights * 64},
-            metadata={"architecture": run.config["architecture"], "quality": run.quality},
+            {"model.pt": json.dumps(config).encode() * 64},
+            metadata={**config, "quality": round(planned.quality, 4)},
         )
+        _train(client, name, config, planned.quality)
         logged += 1
     _run(client, "evaluate", "eval")
     best = client.gql(
@@ -167,4 +200,5 @@ def seed_lineage(base_url: str, api_key: str, *, runs: int = 240) -> int:
     log_artifact(
         client, "evaluate", "eval-report", "report", {"report.json": b'{"accuracy": 0.91}'}
     )
+    _finish(client, "evaluate")
     return logged + 1

@@ -484,8 +484,10 @@ class Runs(LiberryWidget):
 
     @staticmethod
     def _default_columns(runs: Sequence[Run], config: list[str], summary: list[str]) -> list[str]:
-        """Name, state, created; tags and group when used; config keys that differ between
-        the shown runs (all of them for a single run); then the summary metrics."""
+        """Name, state, created; tags and group when used; config keys whose values differ
+        between the shown runs that set them (all of them for a single run: a run without the
+        key, such as a data-preparation run among training runs, makes no column of it); then
+        the summary metrics."""
         columns = ["name", "state", "created_at"]
         if any(run.tags for run in runs):
             columns.append("tags")
@@ -496,7 +498,7 @@ class Runs(LiberryWidget):
             key
             for key in config
             if len(configs) <= 1
-            or len({json.dumps(c.get(key), sort_keys=True) for c in configs}) > 1
+            or len({json.dumps(c[key], sort_keys=True) for c in configs if key in c}) > 1
         ]
         columns += [f"config.{k}" for k in varying[:DEFAULT_CONFIG_COLUMNS]]
         summaries = [_flat(run.summary, skip=HIDDEN_SUMMARY) for run in runs]

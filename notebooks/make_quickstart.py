@@ -82,7 +82,7 @@ CELLS = [
         "Click a stack to open it, a node for its details (then read `graph.selected`)."
     ),
     new_code_cell(
-        'graph = liberry.widgets.Lineage("demo/image-classification/cifar10:latest")\n'
+        'graph = liberry.widgets.Lineage("demo/model-pipeline/cifar10:latest")\n'
         "display(graph)"
     ),
 ]

@@ -74,7 +74,7 @@ def test_demo_seeds_through_http(tmp_path: Path) -> None:
                 break
             time.sleep(0.5)
         # Then the artifacts, the evaluation report last.
-        report = '{ project(name: "image-classification", entityName: "demo") {' \
+        report = '{ project(name: "model-pipeline", entityName: "demo") {' \
             ' artifact(name: "eval-report:latest") { id } } }'  # fmt: skip
         while not (Wire(url, key).gql(report)["project"] or {}).get("artifact"):
             assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""

@@ -8,11 +8,10 @@ from liberry.server import ServerHandle
 
 def test_demo_lineage_is_logged_once(fresh_server: ServerHandle) -> None:
     url, key = fresh_server.url, fresh_server.api_key
-    demo.seed(url, key, runs=30, steps=(20, 40))
-    assert demo_lineage.seed_lineage(url, key, runs=30) == 2 + demo_lineage.TRAINERS
-    assert demo_lineage.seed_lineage(url, key, runs=30) == 0  # already there
+    assert demo_lineage.seed_lineage(url, key) == 2 + demo_lineage.TRAINERS
+    assert demo_lineage.seed_lineage(url, key) == 0  # already there
     api = Api(overrides={"base_url": url}, api_key=key)
-    path = f"{demo.ENTITY}/{demo.PROJECT}"
+    path = f"{demo.ENTITY}/{demo_lineage.PROJECT}"
     dataset = api.artifact(f"{path}/cifar10:best")
     assert dataset.version == "v0" and dataset.metadata["classes"] == 10
     assert {f.name for f in dataset.files()} == {"train.csv", "test.csv"}
@@ -25,3 +24,6 @@ def test_demo_lineage_is_logged_once(fresh_server: ServerHandle) -> None:
     assert kinds.count("artifact") == 1 + demo_lineage.TRAINERS + 1
     assert kinds.count("run") == 1 + demo_lineage.TRAINERS + 1
     assert any(n.name == "eval-report" for n in graph.nodes)
+    trainer = api.run(f"{path}/train-00")
+    assert trainer.state == "finished" and trainer.history_line_count == demo_lineage.EPOCHS
+    assert {r.state for r in api.runs(path)} == {"finished"}

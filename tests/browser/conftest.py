@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import requests
 
-from liberry import demo
+from liberry import demo, demo_lineage, demo_sweep
 from liberry.server import ServerHandle, start
 
 CHROMIUM = "/usr/bin/chromium"
@@ -46,8 +46,12 @@ def liberry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerH
 
 @pytest.fixture(scope="session")
 def demo_server(liberry_server: ServerHandle) -> ServerHandle:
-    """The server with `demo/image-classification`: 120 runs of 60 to 200 steps."""
-    demo.seed(liberry_server.url, liberry_server.api_key, runs=120, steps=(60, 200))
+    """The server with `demo/image-classification` (120 runs of 60 to 200 steps), the demo
+    sweep and the demo's artifacts, as the quickstart notebook expects."""
+    url, key = liberry_server.url, liberry_server.api_key
+    demo.seed(url, key, runs=120, steps=(60, 200))
+    demo_sweep.seed_sweep(url, key, runs=12)
+    demo_lineage.seed_lineage(url, key)
     return liberry_server
 
 
