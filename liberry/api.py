@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         ArtifactTypes,
         ArtifactVersions,
     )
+    from .reports import Report, Reports
 
 __all__ = ["DEFAULT_BASE_URL", "Api", "netrc_api_key", "resolve_api_key", "resolve_base_url"]
 
@@ -369,6 +370,25 @@ class Api:
         """
         project = parse_project_path(path, entity=self._entity, project=self.settings["project"])
         return Sweeps(self, project.entity, project.project, per_page)
+
+    # -- reports (issue #18) --------------------------------------------------------------------
+
+    def reports(self, path: str = "", name: str | None = None, per_page: int = 50) -> Reports:
+        """The reports of project `path` (`entity/project` or `project`), newest first,
+        lazily paged; with `name`, only the report of that name (an empty list when there is
+        none, as `wandb.Api().reports`). Each comes with its spec: reading one sends nothing.
+        """
+        from .reports import Reports
+
+        project = parse_project_path(path, entity=self._entity, project=self.settings["project"])
+        return Reports(self, project.entity, project.project, name=name, per_page=per_page)
+
+    def report(self, ref: str) -> Report:
+        """One report: its URL (`Report.url`, `wandb_workspaces`' `report.url`), or
+        `entity/project/name`. One request; `NotFoundError` when it does not exist."""
+        from .reports import get_report
+
+        return get_report(self, ref)
 
     # -- cache ---------------------------------------------------------------------------------
 

@@ -54,7 +54,7 @@ def check_spec(spec: Any) -> str:
     if not isinstance(value, dict):
         raise StoreError(
             f"upsertView `spec` must be a JSON object, got {type(value).__name__} "
-            "(a report's spec looks like {\"version\": 5, \"blocks\": [...]})"
+            '(a report\'s spec looks like {"version": 5, "blocks": [...]})'
         )
     return spec
 
