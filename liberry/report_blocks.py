@@ -62,6 +62,10 @@ def _text(node: Any) -> str:
     return ""
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _is_padding(block: dict[str, Any]) -> bool:
     # The report tools wrap the blocks a user wrote in empty paragraphs; not content.
     return block.get("type") == "paragraph" and not _text(block).strip()
@@ -73,7 +77,7 @@ def _panels(metadata: dict[str, Any]) -> list[Panel]:
     for raw in section.get("panels") or []:
         if not isinstance(raw, dict):
             continue
-        config = raw.get("config") if isinstance(raw.get("config"), dict) else {}
+        config = _obj(raw.get("config"))
         metrics = config.get("metrics") or config.get("yAxis") or []
         if isinstance(metrics, str):
             metrics = [metrics]
@@ -94,7 +98,7 @@ def _runsets(metadata: dict[str, Any]) -> list[RunSetRef]:
     for raw in metadata.get("runSets") or []:
         if not isinstance(raw, dict):
             continue
-        project = raw.get("project") if isinstance(raw.get("project"), dict) else {}
+        project = _obj(raw.get("project"))
         out.append(
             RunSetRef(
                 name=str(raw.get("name") or "Run set"),
@@ -121,7 +125,7 @@ def read_block(raw: dict[str, Any]) -> Block:
     if kind == "latex":
         return Block(kind, str(raw.get("content") or _text(raw)), raw=raw)
     if kind == "panel-grid":
-        metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+        metadata = _obj(raw.get("metadata"))
         return Block(kind, panels=_panels(metadata), runsets=_runsets(metadata), raw=raw)
     return Block(kind, _text(raw), raw=raw)
 

@@ -145,7 +145,7 @@ def upsert_view(
     if not isinstance(name, str) or len(name) > 128:
         raise StoreError("upsertView `name` must be a string of at most 128 characters")
     values.setdefault("type", REPORT_TYPE)
-    pk = conn.execute(
+    key = conn.execute(
         t.views.insert().values(
             project_id=project["id"],
             name=name,
@@ -155,8 +155,9 @@ def upsert_view(
             updated_at=now,
             **values,
         )
-    ).inserted_primary_key[0]
-    row = get_view(conn, int(pk))
+    ).inserted_primary_key
+    assert key is not None
+    row = get_view(conn, int(key[0]))
     assert row is not None
     return row, True
 
