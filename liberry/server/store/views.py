@@ -40,20 +40,20 @@ def new_view_name() -> str:
 def check_spec(spec: Any) -> str:
     """`spec` when it is the JSON text of an object; else a StoreError naming the problem."""
     if not isinstance(spec, str):
-        raise StoreError("upsertView `spec` must be a JSON string (the report's spec object)")
+        raise StoreError("report `spec` must be a JSON string (the report's spec object)")
     if len(spec) > MAX_SPEC_BYTES:
-        raise StoreError(f"upsertView `spec` is {len(spec):,} characters; the limit is "
+        raise StoreError(f"report `spec` is {len(spec):,} characters; the limit is "
                          f"{MAX_SPEC_BYTES:,}")  # fmt: skip
     try:
         value = json.loads(spec)
     except json.JSONDecodeError as exc:
         raise StoreError(
-            f"upsertView `spec` is not valid JSON: {exc.msg} at line {exc.lineno} "
+            f"report `spec` is not valid JSON: {exc.msg} at line {exc.lineno} "
             f"column {exc.colno}"
         ) from None
     if not isinstance(value, dict):
         raise StoreError(
-            f"upsertView `spec` must be a JSON object, got {type(value).__name__} "
+            f"report `spec` must be a JSON object, got {type(value).__name__} "
             '(a report\'s spec looks like {"version": 5, "blocks": [...]})'
         )
     return spec
