@@ -87,7 +87,8 @@ def test_wandb_workspaces_report_reads_back_in_liberry(
     grid = report.blocks[3]
     assert grid.type == "panel-grid"
     assert [(p.view_type, p.metrics) for p in grid.panels] == [("Run History Line Plot", ["loss"])]
-    assert [(r.entity, r.project) for r in grid.runsets] == [(wandb_client.entity, saved["project"])]
+    runsets = [(r.entity, r.project) for r in grid.runsets]
+    assert runsets == [(wandb_client.entity, saved["project"])]
     # Direct lookups: by the URL the report tools printed, and by name.
     assert api.report(saved["url"]).spec_text == report.spec_text
     assert api.report(f"{path}/{report.name}").id == report.id

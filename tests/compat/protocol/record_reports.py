@@ -28,7 +28,7 @@ OUT = HERE / "reports"
 PROJECT = "reports"
 
 SAVE = f"""
-# python: wandb_workspaces.reports.v2.Report(project, entity, title, blocks=[H1, P, PanelGrid]).save()
+# python: wandb_workspaces Report(project, entity, title, blocks=[H1, P, PanelGrid]).save()
 import json
 import wandb_workspaces.reports.v2 as wr
 report = wr.Report(project={PROJECT!r}, entity={ENTITY!r}, title="Loss study",
@@ -75,7 +75,8 @@ from wandb_workspaces.reports.v2 import gql
 api = wandb.Api()
 out = []
 for variables, query in [
-    ({{"entityName": {ENTITY!r}, "projectName": {PROJECT!r}, "spec": '{{"blocks": ['}}, gql.upsert_view),
+    ({{"entityName": {ENTITY!r}, "projectName": {PROJECT!r}, "spec": '{{"blocks": ['}},
+     gql.upsert_view),
     ({{"reportId": "Vmlldzo5OTk5OTk="}}, gql.view_report),
 ]:
     try:
