@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         ArtifactVersions,
     )
     from .reports import Report, Reports
+    from .tensorboard import SyncResult
 
 __all__ = ["DEFAULT_BASE_URL", "Api", "netrc_api_key", "resolve_api_key", "resolve_base_url"]
 
@@ -389,6 +390,25 @@ class Api:
         from .reports import get_report
 
         return get_report(self, ref)
+
+    # -- TensorBoard (issue #18) ---------------------------------------------------------------
+
+    def sync_tensorboard(
+        self,
+        root_dir: str,
+        run_id: str | None = None,
+        project: str | None = None,
+        entity: str | None = None,
+        *,
+        progress: bool = True,
+    ) -> list[SyncResult]:
+        """Create or extend one run per TensorBoard log directory under `root_dir`: scalars
+        as history (step = TensorBoard step, keys = tags), histograms as W&B histograms,
+        hparams and text as config. Idempotent; a re-sync appends only new steps. Needs
+        `pip install 'liberry-widgets[tensorboard]'`. See `liberry.tensorboard`."""
+        from .tensorboard import sync_tensorboard
+
+        return sync_tensorboard(self, root_dir, run_id, project, entity, progress=progress)
 
     # -- cache ---------------------------------------------------------------------------------
 
