@@ -47,10 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     args = parser.parse_args(argv)
 
+    from tbparse import SummaryReader
+
     import liberry
     import liberry.server
     from liberry.tensorboard import find_log_dirs, read_log_dir
-    from tbparse import SummaryReader
 
     with tempfile.TemporaryDirectory(prefix="bench-tb-") as tmp:
         log_dir = Path(tmp) / "logs" / "big-run"

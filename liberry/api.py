@@ -395,7 +395,7 @@ class Api:
 
     def sync_tensorboard(
         self,
-        root_dir: str,
+        root_dir: str | Path,
         run_id: str | None = None,
         project: str | None = None,
         entity: str | None = None,
