@@ -31,6 +31,8 @@ if TYPE_CHECKING:
         ArtifactTypes,
         ArtifactVersions,
     )
+    from .reports import Report, Reports
+    from .tensorboard import SyncResult
 
 __all__ = ["DEFAULT_BASE_URL", "Api", "netrc_api_key", "resolve_api_key", "resolve_base_url"]
 
@@ -369,6 +371,44 @@ class Api:
         """
         project = parse_project_path(path, entity=self._entity, project=self.settings["project"])
         return Sweeps(self, project.entity, project.project, per_page)
+
+    # -- reports (issue #18) --------------------------------------------------------------------
+
+    def reports(self, path: str = "", name: str | None = None, per_page: int = 50) -> Reports:
+        """The reports of project `path` (`entity/project` or `project`), newest first,
+        lazily paged; with `name`, only the report of that name (an empty list when there is
+        none, as `wandb.Api().reports`). Each comes with its spec: reading one sends nothing.
+        """
+        from .reports import Reports
+
+        project = parse_project_path(path, entity=self._entity, project=self.settings["project"])
+        return Reports(self, project.entity, project.project, name=name, per_page=per_page)
+
+    def report(self, ref: str) -> Report:
+        """One report: its URL (`Report.url`, `wandb_workspaces`' `report.url`), or
+        `entity/project/name`. One request; `NotFoundError` when it does not exist."""
+        from .reports import get_report
+
+        return get_report(self, ref)
+
+    # -- TensorBoard (issue #18) ---------------------------------------------------------------
+
+    def sync_tensorboard(
+        self,
+        root_dir: str | Path,
+        run_id: str | None = None,
+        project: str | None = None,
+        entity: str | None = None,
+        *,
+        progress: bool = True,
+    ) -> list[SyncResult]:
+        """Create or extend one run per TensorBoard log directory under `root_dir`: scalars
+        as history (step = TensorBoard step, keys = tags), histograms as W&B histograms,
+        hparams and text as config. Idempotent; a re-sync appends only new steps. Needs
+        `pip install 'liberry-widgets[tensorboard]'`. See `liberry.tensorboard`."""
+        from .tensorboard import sync_tensorboard
+
+        return sync_tensorboard(self, root_dir, run_id, project, entity, progress=progress)
 
     # -- cache ---------------------------------------------------------------------------------
 

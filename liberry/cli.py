@@ -142,6 +142,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
             stop_live.set()
 
 
+def cmd_sync_tensorboard(args: argparse.Namespace) -> int:
+    import warnings
+
+    from . import Api
+    from .errors import LiberryError
+
+    try:
+        api = Api()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            results = api.sync_tensorboard(
+                args.root, run_id=args.run_id, project=args.project, entity=args.entity
+            )
+    except LiberryError as exc:
+        print(f"liberry sync-tensorboard: {exc}", file=sys.stderr)
+        return 2
+    for result in results:
+        verb = "created" if result.created else "extended"
+        print(
+            f"{result.path}: {verb}, {result.rows_added} new history rows "
+            f"({result.rows_total} steps, {result.events} events) from {result.log_dir}"
+        )
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    return 0
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -176,6 +203,19 @@ def main(argv: list[str] | None = None) -> int:
         help="notebook to open (default notebooks/quickstart.ipynb)",
     )
     p_demo.set_defaults(func=cmd_demo)
+
+    p_tb = sub.add_parser(
+        "sync-tensorboard",
+        help="create or extend runs from TensorBoard event files (one run per log directory)",
+        description="Reads every TensorBoard event file under ROOT and writes its scalars as "
+        "history (histograms, hparams and text too) to the server in LIBERRY_BASE_URL / "
+        "WANDB_BASE_URL. Re-running appends only new steps.",
+    )
+    p_tb.add_argument("root", type=Path, metavar="ROOT", help="the folder TensorBoard logged to")
+    p_tb.add_argument("--project", required=True, help="project to sync into")
+    p_tb.add_argument("--entity", help="entity (default: the API key's own)")
+    p_tb.add_argument("--run-id", help="run id (with several log directories: its prefix)")
+    p_tb.set_defaults(func=cmd_sync_tensorboard)
 
     args = parser.parse_args(argv)
     if hasattr(args, "data_dir") and args.data_dir is not None:

@@ -19,7 +19,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+)
 from starlette.routing import Route
 
 from .._version import __version__
@@ -28,6 +34,7 @@ from .auth import AuthError, authenticate
 from .blobs import Blobs
 from .filestream import apply_chunk
 from .graphql import BadRequest, GraphQLService
+from .report_page import find_report, render_report, vega_bundle
 from .store import Store, runs
 from .store.errors import NotFound, StoreError
 from .store.filters import FilterError
@@ -155,6 +162,34 @@ def create_app(store: Store, blobs: Blobs, *, heartbeat_timeout_s: float = 300.0
         media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return FileResponse(path, media_type=media)
 
+    async def report_page(request: Request) -> Response:
+        p = request.path_params
+
+        def page() -> str | None:
+            with store.read() as conn:
+                found = find_report(conn, p["entity"], p["project"], p["slug"])
+                return render_report(conn, *found) if found else None
+
+        try:
+            await authed(request)  # a browser asks for the key with its own login prompt
+            text = await run_in_threadpool(page)
+        except AuthError as exc:
+            return _error(401, str(exc), **{"WWW-Authenticate": 'Basic realm="liberry"'})
+        if text is None:
+            return PlainTextResponse(
+                f"report {p['slug']!r} not found in {p['entity']}/{p['project']}: it may have "
+                "been deleted, or the link is from another server",
+                status_code=404,
+            )
+        return HTMLResponse(text)
+
+    async def vega_js(request: Request) -> Response:
+        # The widgets' chart bundle, for report pages (public: the same file ships in the wheel).
+        path = vega_bundle()
+        if path is None:
+            return PlainTextResponse("chart bundle not built (npm run build)", status_code=404)
+        return FileResponse(path, media_type="text/javascript")
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "version": __version__})
 
@@ -188,6 +223,8 @@ def create_app(store: Store, blobs: Blobs, *, heartbeat_timeout_s: float = 300.0
         Route("/storage/runs/{run_pk:int}/{name:path}", storage_get, methods=["GET"]),
         *artifact_routes(store, blobs),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/static/liberry/vega.js", vega_js, methods=["GET"]),
+        Route("/{entity}/{project}/reports/{slug}", report_page, methods=["GET"]),
         Route("/", index, methods=["GET"]),
     ]
     return Starlette(

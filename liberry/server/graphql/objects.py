@@ -24,6 +24,7 @@ from ..store.util import encode_id, iso_to_wandb
 from .artifacts import ProjectArtifactFields, RunArtifactFields
 from .connections import connection, id_cursor, page_size, parse_id_cursor
 from .context import RequestContext
+from .views import ProjectViewFields
 
 Info = GraphQLResolveInfo
 
@@ -118,7 +119,7 @@ def project_connection(info: Info, entity: str | None, first: int | None, after:
     return connection(rows[:size], len(rows) > size, lambda r: id_cursor(r["id"]), ProjectObj)
 
 
-class ProjectObj(ProjectArtifactFields):
+class ProjectObj(ProjectArtifactFields, ProjectViewFields):
     def __init__(self, row: dict[str, Any]) -> None:
         self.row = row
         self.id = encode_id("Project", row["id"])
@@ -230,9 +231,6 @@ class ProjectObj(ProjectArtifactFields):
 
     def totalSweeps(self, info: Info) -> int:
         return sweep_store.count_sweeps(ctx_of(info).conn, self.row["id"])
-
-    def allViews(self, info: Info, **_: Any) -> Any:
-        return connection([], False, str, lambda x: x, total=lambda: 0)
 
 
 def _wandb_internal(config_text: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from .objects import (
     project_connection,
 )
 from .sweeps import SweepMutations
+from .views import ViewMutations, ViewQueryFields
 
 # Feature flags W&B clients ask about. All off: clients then use their plain code paths,
 # which are the ones this server implements.
@@ -30,7 +31,7 @@ def _entity_or_default(info: Info, entity: str | None) -> str:
     return ctx_of(info).entity_or_default(entity)
 
 
-class Query(ArtifactQueryFields):
+class Query(ArtifactQueryFields, ViewQueryFields):
     def viewer(self, info: Info) -> UserObj:
         return UserObj(ctx_of(info).user)
 
@@ -103,7 +104,7 @@ def _find_run(info: Info, entity: str, project: str, name: str) -> tuple[dict, d
     return proj, run
 
 
-class Mutation(SweepMutations, ArtifactMutationFields):
+class Mutation(SweepMutations, ArtifactMutationFields, ViewMutations):
     def upsertBucket(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         ctx = ctx_of(info)
         user_id = ctx.user["id"]

@@ -88,6 +88,12 @@ def _v5_artifacts(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _v6_reports(conn: Connection) -> None:
+    """Reports (W&B's views: `upsertView`, `view`, `project.allViews`; issue #18).
+    v6 is the multi-user work's step: after the merge this one sits after it."""
+    tables.views.create(conn, checkfirst=True)
+
+
 # Append new steps; never edit a released one.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_initial,
@@ -95,6 +101,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v3_history_blocks,
     _v4_sweeps,
     _v5_artifacts,
+    _v6_reports,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

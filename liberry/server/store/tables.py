@@ -401,3 +401,27 @@ artifact_usage = Table(
     Column("created_at", String(32), nullable=False),
 )
 Index("ix_artifact_usage_run", artifact_usage.c.run_id, artifact_usage.c.kind)
+
+# --- Reports (issue #18) -----------------------------------------------------------------
+# W&B's "views": a report is a view of type `runs` (`runs/draft` for a draft), its `spec` the
+# JSON text the client sent, kept byte-for-byte (clients compare and re-save it). `name` is
+# the report's short slug; `id` is what URLs carry (`.../reports/Title--<base64 id>`).
+views = Table(
+    "views",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("display_name", String(255)),
+    Column("description", Text),
+    Column("spec", Text, nullable=False),
+    # A draft's report (W&B's `parentId`); deleting a report may delete its drafts too.
+    Column("parent_id", Integer, ForeignKey("views.id", ondelete="SET NULL")),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    UniqueConstraint("project_id", "name", name="uq_views_project_name"),
+)
+# A project's reports of one type, newest first (`allViews` pages seek this).
+Index("ix_views_project_type", views.c.project_id, views.c.type, views.c.id)
