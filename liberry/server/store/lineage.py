@@ -83,7 +83,14 @@ def _artifact_nodes(conn: Connection, depths: dict[int, int]) -> list[dict[str, 
         return []
     a, c, ty = t.artifacts, t.artifact_collections, t.artifact_types
     stmt = (
-        select(a.c.id, a.c.version_index, a.c.state, c.c.name, ty.c.name.label("type_name"))
+        select(
+            a.c.id,
+            a.c.version_index,
+            a.c.state,
+            c.c.name,
+            c.c.project_id,
+            ty.c.name.label("type_name"),
+        )
         .join(c, c.c.id == a.c.collection_id)
         .join(ty, ty.c.id == c.c.type_id)
         .where(a.c.id.in_(bindparam("ids", expanding=True)))
@@ -97,6 +104,7 @@ def _artifact_nodes(conn: Connection, depths: dict[int, int]) -> list[dict[str, 
             "type": r.type_name,
             "state": r.state,
             "depth": depths[r.id],
+            "project_id": r.project_id,
         }
         for r in conn.execute(stmt, {"ids": list(depths)})
     ]
@@ -106,9 +114,9 @@ def _run_nodes(conn: Connection, depths: dict[int, int]) -> list[dict[str, Any]]
     if not depths:
         return []
     r_ = t.runs
-    stmt = select(r_.c.id, r_.c.name, r_.c.display_name, r_.c.state, r_.c.job_type).where(
-        r_.c.id.in_(bindparam("ids", expanding=True))
-    )
+    stmt = select(
+        r_.c.id, r_.c.name, r_.c.display_name, r_.c.state, r_.c.job_type, r_.c.project_id
+    ).where(r_.c.id.in_(bindparam("ids", expanding=True)))
     return [
         {
             "kind": "run",
@@ -119,6 +127,7 @@ def _run_nodes(conn: Connection, depths: dict[int, int]) -> list[dict[str, Any]]
             "type": r.job_type,
             "state": r.state,
             "depth": depths[r.id],
+            "project_id": r.project_id,
         }
         for r in conn.execute(stmt, {"ids": list(depths)})
     ]
