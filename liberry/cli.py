@@ -1,4 +1,4 @@
-"""The `liberry` command: `liberry server` and `liberry demo`."""
+"""The `liberry` command: `liberry server`, `liberry demo`, `liberry user`, `liberry team`."""
 
 from __future__ import annotations
 
@@ -173,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         help="notebook to open (default notebooks/quickstart.ipynb)",
     )
     p_demo.set_defaults(func=cmd_demo)
+
+    from .accounts_cli import add_parsers
+
+    add_parsers(sub, DEFAULT_DATA_DIR)
 
     args = parser.parse_args(argv)
     if hasattr(args, "data_dir") and args.data_dir is not None:

@@ -114,11 +114,12 @@ def list_users(conn: Connection) -> list[dict[str, Any]]:
         .order_by(t.entities.c.name)
     ):
         teams.setdefault(user_id, []).append(name)
-    keys: dict[int, int] = dict(
-        conn.execute(
+    keys: dict[int, int] = {
+        int(user_id): int(count)
+        for user_id, count in conn.execute(
             select(t.api_keys.c.user_id, func.count()).group_by(t.api_keys.c.user_id)
-        ).tuples()
-    )
+        )
+    }
     for user in users:
         user["teams"] = teams.get(user["id"], [])
         user["keys"] = int(keys.get(user["id"], 0))
