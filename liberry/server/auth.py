@@ -73,7 +73,8 @@ class Authenticator:
             key = key_from_header(header)
         except AuthError:
             self._refuse_if_limited(address, None)
-            self.limiter.failed(address)
+            if header:  # a missing header guesses nothing; a malformed one may probe
+                self.limiter.failed(address)
             raise
         self._refuse_if_limited(address, key)
         user = self.store.user_for_key(key)

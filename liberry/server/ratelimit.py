@@ -29,7 +29,7 @@ class LoginLimiter:
     GOOD_KEYS_PER_ADDRESS = 32
 
     def __init__(
-        self, burst: int = 50, per_second: float = 5.0, max_addresses: int = 10_000
+        self, burst: int = 100, per_second: float = 10.0, max_addresses: int = 10_000
     ) -> None:
         self.burst = burst
         self.per_second = per_second
