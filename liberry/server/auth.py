@@ -43,7 +43,9 @@ def key_from_header(header: str | None) -> str:
     if not header:
         raise AuthError(f"no API key given: {AUTH_HELP}")
     if len(header) > MAX_HEADER:
-        raise AuthError(f"Authorization header too long (the limit is {MAX_HEADER} characters)")
+        raise AuthError(
+            f"Authorization header too long (the limit is {MAX_HEADER} characters): {AUTH_HELP}"
+        )
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
