@@ -128,6 +128,8 @@ def create_app(
                 return _dumps(gql.execute(body, user, str(request.base_url)))
 
             encoded = await run_in_threadpool(answer)
+        except BodyTooLarge as exc:
+            return _error(413, str(exc))
         except BadRequest as exc:
             return _error(400, str(exc))
         return Response(encoded, media_type="application/json")
@@ -147,6 +149,8 @@ def create_app(
             )
         except NotFound as exc:
             return _error(404, str(exc))
+        except BodyTooLarge as exc:
+            return _error(413, str(exc))
         except (BadRequest, StoreError, FilterError) as exc:
             return _error(400, str(exc))
         return JSONResponse(result)

@@ -474,9 +474,11 @@ def _opt_int(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise StoreError(f"expected an integer step, got {value!r}")
     try:
-        return int(value)
-    except ValueError:
-        raise StoreError(f"expected an integer step, got {value!r}") from None
+        step = int(value)
+    except (ValueError, OverflowError):  # "abc", NaN, Infinity
+        raise StoreError(f"expected an integer step, got {str(value)[:40]!r}") from None
+    # Steps are 64-bit in the database; a bound past that range bounds nothing.
+    return max(-(2**63), min(step, 2**63 - 1))
 
 
 class FileObj:
