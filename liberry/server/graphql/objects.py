@@ -477,8 +477,9 @@ def _opt_int(value: Any) -> int | None:
         step = int(value)
     except (ValueError, OverflowError):  # "abc", NaN, Infinity
         raise StoreError(f"expected an integer step, got {str(value)[:40]!r}") from None
-    # Steps are 64-bit in the database; a bound past that range bounds nothing.
-    return max(-(2**63), min(step, 2**63 - 1))
+    # Steps are 64-bit in the database; a bound past that range bounds nothing. (One below
+    # the maximum: sampledHistory turns an inclusive maxStep into an exclusive one with +1.)
+    return max(-(2**63), min(step, 2**63 - 2))
 
 
 class FileObj:

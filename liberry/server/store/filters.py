@@ -137,6 +137,8 @@ def parse_filters(text: str | None) -> dict[str, Any] | None:
             f"(character {exc.pos}); send a JSON object such as "
             '{"config.lr": {"$gt": 0.01}}'
         ) from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise FilterError(f"filters hold a value this server cannot read: {exc}") from None
     if value is None:
         return None
     if not isinstance(value, dict):
@@ -606,7 +608,7 @@ def _check_value(value: Any, where: str, op: str) -> Any:
         try:
             return float(value)
         except OverflowError:
-            return math.copysign(math.inf, value)
+            return math.inf if value > 0 else -math.inf
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, list):
