@@ -151,7 +151,7 @@ def parse_filters(text: str | None) -> dict[str, Any] | None:
 
 #: Bounds on a client's filter, so compiling and running it is bounded work.
 MAX_FILTER_CHARS: Final = 1_000_000
-MAX_FILTER_DEPTH: Final = 32
+MAX_FILTER_DEPTH: Final = 64  # JSON levels: each $and/$or level is two (object, list)
 MAX_FILTER_VALUES: Final = 10_000
 
 
