@@ -153,7 +153,7 @@ def hostile(url: str, key: str) -> list[list[str]]:
         r = c.gql(q, variables)
         rows.append(_hostile_row(name, r, time.perf_counter() - started))
     aliases = "{ " + " ".join(f"a{i}: viewer {{ id }}" for i in range(5000)) + " }"
-    aliases_600 = "{ " + " ".join(f"a{i}: viewer {{ id }}" for i in range(600)) + " }"
+    aliases_600 = "{ viewer { " + " ".join(f"a{i}: id" for i in range(600)) + " } }"
     deep = "{ viewer { " + "teams { edges { node { " * 30 + "id" + " } } }" * 30 + " } }"
     bomb = "query { viewer { ...F0 } } " + " ".join(
         f"fragment F{i} on User {{ id ...F{i + 1} ...F{i + 1} }}" for i in range(25)

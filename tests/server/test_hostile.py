@@ -81,7 +81,7 @@ def test_numbers_beyond_64_bits_compare_as_numbers(w: Wire) -> None:
         ('{"display_name": {"$regex": "(a+)+$"}}', "exponential time"),
         ('{"display_name": {"$regex": "(x*y)*z"}}', "exponential time"),
         ('{"display_name": {"$regex": "' + "a" * 2000 + '"}}', "the limit is 1000"),
-        ('{"$and": ' * 40 + "{}" + "}" * 40, "the limit is"),
+        ('{"$and": ' * 70 + "{}" + "}" * 70, "the limit is 64 levels"),
         ('{"$and": [' * 5000 + "{}" + "]}" * 5000, "nest too deeply"),
         (json.dumps({"config.lr": {"$in": list(range(20_000))}}), "the limit is 10000"),
         (json.dumps({"$or": [{"config.lr": i} for i in range(6000)]}), "the limit is 10000"),
@@ -129,9 +129,7 @@ def test_graphql_document_limits(w: Wire) -> None:
     many = "{ " + " ".join(f"a{i}: viewer {{ id }}" for i in range(5000)) + " }"
     message, seconds = _gql_error(w, many)
     assert str(limits.MAX_QUERY_CHARS) in message and seconds < 0.5
-    aliases = (
-        "{ " + " ".join(f"a{i}: viewer {{ id }}" for i in range(limits.MAX_ALIASES + 1)) + " }"
-    )
+    aliases = "{ viewer { " + " ".join(f"a{i}: id" for i in range(limits.MAX_ALIASES + 1)) + " } }"
     message, seconds = _gql_error(w, aliases)
     assert f"more than {limits.MAX_ALIASES} aliases" in message and seconds < 0.5
     tokens = "{ viewer { " + "id " * (limits.MAX_TOKENS + 10) + "} }"
@@ -162,8 +160,13 @@ def test_body_limits_are_413_naming_the_limit(server: ServerHandle) -> None:
             f"Content-Type: application/json\r\nContent-Length: {MAX_GRAPHQL_BODY + 1}\r\n\r\n"
             .encode()
         )  # fmt: skip
-        head = sock.recv(4096).decode()
-    assert head.startswith("HTTP/1.1 413") and str(MAX_GRAPHQL_BODY) in head
+        head = b""
+        while not head.endswith(b"}"):  # headers and body may come in separate packets
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+    assert head.startswith(b"HTTP/1.1 413") and str(MAX_GRAPHQL_BODY).encode() in head
 
 
 def test_gzip_bomb_is_bounded(w: Wire, server: ServerHandle) -> None:
