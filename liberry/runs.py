@@ -628,7 +628,7 @@ class Runs(Paginator[Run]):
         }
         data = self._api.client.execute(operation, variables)
         return _Connection(
-            data.get("project"), self.entity, self.project, self._api.client.base_url
+            data.get("project"), self.entity, self.project, self._api.client.where
         )
 
     def _record_cursor(self, offset: int, conn: _Connection) -> None:
