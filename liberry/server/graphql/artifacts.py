@@ -417,10 +417,13 @@ class RunArtifactFields:
     row: dict[str, Any]
 
     def _artifacts(self, info: Info, kind: str, after: str | None, first: int | None) -> Any:
-        conn = _ctx(info).conn
+        ctx = _ctx(info)
+        conn = ctx.conn
         size = page_size(first, 50)
         rows = store.run_artifacts(conn, self.row["id"], kind, size + 1, parse_id_cursor(after))
-        page = rows[:size]
+        # A run may have used an artifact of an entity the caller does not reach (its user
+        # left that team since): such versions are left out, as if deleted.
+        page = [r for r in rows[:size] if ctx.access.project_by_id(r["project_id"]) is not None]
         aliases = store.aliases_of(conn, [r["id"] for r in page])
         run_id = self.row["id"]
         return connection(
