@@ -174,7 +174,8 @@ class Artifact:
         aliases = f" [{', '.join(self.aliases)}]" if self.aliases else ""
         return (
             f"<Artifact {self.entity}/{self.project}/{self.name} ({self.type}, "
-            f"{self.file_count} files, {human_size(self.size)}){aliases}>"
+            f"{self.file_count} file{'' if self.file_count == 1 else 's'}, "
+            f"{human_size(self.size)}){aliases}>"
         )
 
     def __eq__(self, other: object) -> bool:

@@ -69,7 +69,7 @@ def cmd_server(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from . import demo, demo_sweep
+    from . import demo, demo_lineage, demo_sweep
     from .server import start
 
     notebook = Path(args.notebook).resolve()
@@ -81,6 +81,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ) as srv:
         demo.seed(srv.url, srv.api_key, runs=args.runs, progress=True)
         demo_sweep.seed_sweep(srv.url, srv.api_key, progress=True)
+        demo_lineage.seed_lineage(srv.url, srv.api_key, runs=args.runs)
         stop_live = threading.Event()
         threading.Thread(
             target=demo.keep_running,
@@ -94,6 +95,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         path = f"{demo.ENTITY}/{demo.PROJECT}"
         print(f"demo project:   {path}  (liberry.Api().runs({path!r}))")
         print(f"demo sweep:     liberry.Api().sweeps('{demo.ENTITY}/{demo_sweep.PROJECT}')")
+        print(f"demo lineage:   liberry.widgets.Lineage('{path}/cifar10:latest')")
         if args.no_jupyter:
             print("Press Ctrl-C to stop.", flush=True)
             _wait_forever()

@@ -185,6 +185,11 @@ class _Client:
             raise RuntimeError(f"demo seeding failed: {body['errors'][0]['message']}")
         return body["data"]
 
+    def put(self, url: str, data: bytes) -> None:
+        """PUT to a signed upload URL the server handed out (no credentials, as W&B's)."""
+        r = requests.put(url, data=data, timeout=120)
+        r.raise_for_status()
+
     def stream(self, run: str, payload: dict[str, Any], project: str = PROJECT) -> None:
         r = self.session.post(
             f"{self.base_url}/files/{ENTITY}/{project}/{run}/file_stream", json=payload, timeout=120

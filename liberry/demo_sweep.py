@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -73,26 +74,103 @@ def accuracy(params: dict[str, Any], epoch: int, rng: random.Random) -> float:
     return round(max(0.1, 0.1 + (ceiling - 0.1) * curve + rng.gauss(0, 0.004)), 5)
 
 
-def _run(client: _Client, name: str, params: dict[str, Any], seed: int) -> None:
-    rng = random.Random(seed)
-    client.gql(UPSERT_RUN, {"name": name, "project": PROJECT, "entity": ENTITY, "host": "demo"})
+#: What a sweep's run logs: its summary (and history rows) from the params it was handed.
+Outcome = Callable[[dict[str, Any], random.Random], tuple[dict[str, Any], list[dict[str, Any]]]]
+
+
+def demo_outcome(
+    params: dict[str, Any], rng: random.Random
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The demo's runs: a learning curve of `EPOCHS` epochs (`accuracy`)."""
     rows = []
     for epoch in range(EPOCHS):
         acc = accuracy(params, epoch, rng)
         rows.append({"_step": epoch, "epoch": epoch, "val_accuracy": acc, "val_loss": 1 - acc})
     summary = {**rows[-1], "best_val_accuracy": max(r["val_accuracy"] for r in rows)}
-    payload = {
-        "files": {
-            "wandb-history.jsonl": {
-                "offset": 0,
-                "content": [orjson.dumps(r).decode() for r in rows],
-            },
-            "wandb-summary.json": {"offset": 0, "content": [json.dumps(summary)]},
+    return summary, rows
+
+
+def _run(
+    client: _Client,
+    name: str,
+    params: dict[str, Any],
+    outcome: Outcome,
+    seed: int,
+    *,
+    entity: str,
+    project: str,
+    finish: bool = True,
+) -> None:
+    """Start the run the agent was handed, log its history and summary, and (with `finish`)
+    end it; without, it stays `running`, as a run still training."""
+    rng = random.Random(seed)
+    client.gql(UPSERT_RUN, {"name": name, "project": project, "entity": entity, "host": "demo"})
+    summary, rows = outcome(params, rng)
+    files: dict[str, Any] = {"wandb-summary.json": {"offset": 0, "content": [json.dumps(summary)]}}
+    if rows:
+        content = [orjson.dumps(r).decode() for r in rows]
+        files["wandb-history.jsonl"] = {"offset": 0, "content": content}
+    payload: dict[str, Any] = {"files": files}
+    if finish:
+        payload.update(complete=True, exitcode=0)
+    r = client.session.post(
+        f"{client.base_url}/files/{entity}/{project}/{name}/file_stream", json=payload, timeout=120
+    )
+    r.raise_for_status()
+
+
+def create_sweep(
+    base_url: str, api_key: str, config: dict[str, Any], *, entity: str, project: str
+) -> str:
+    """A new sweep (`upsertSweep`, as `wandb.sweep` sends it); returns its id."""
+    client = _Client(base_url, api_key)
+    sweep = client.gql(
+        UPSERT_SWEEP,
+        {
+            "config": yaml.safe_dump(config, sort_keys=False),
+            "entityName": entity,
+            "projectName": project,
         },
-        "complete": True,
-        "exitcode": 0,
-    }
-    client.stream(name, payload, project=PROJECT)
+    )["upsertSweep"]["sweep"]
+    return str(sweep["name"])
+
+
+def play_agent(
+    base_url: str,
+    api_key: str,
+    sweep_id: str,
+    outcome: Outcome,
+    *,
+    entity: str,
+    project: str,
+    count: int | None = None,
+    seed: int = 0,
+    finish: bool = True,
+    progress: bool = False,
+) -> int:
+    """Be an agent of the sweep, as `wandb agent` is: register, heartbeat for runs, run each
+    (`outcome` makes what it logs from the params) until the controller says stop or `count`
+    runs are done. Returns the runs made."""
+    client = _Client(base_url, api_key)
+    agent = client.gql(
+        CREATE_AGENT,
+        {"host": "demo", "entityName": entity, "projectName": project, "sweep": sweep_id},
+    )["createAgent"]["agent"]["id"]
+    made = 0
+    with tqdm(total=count, desc="sweep agent", unit="run", disable=not progress) as bar:
+        while count is None or made < count:
+            data = client.gql(HEARTBEAT, {"id": agent, "metrics": "{}", "runState": "{}"})
+            commands = json.loads(data["agentHeartbeat"]["commands"])
+            runs_given = [c for c in commands if c["type"] == "run"]
+            if not runs_given:  # `exit`: the run cap is reached, or the grid is done
+                return made
+            for command in runs_given:
+                params = {k: v["value"] for k, v in command["args"].items()}
+                _run(client, command["run_id"], params, outcome, seed + made,
+                     entity=entity, project=project, finish=finish)  # fmt: skip
+                made += 1
+                bar.update()
+    return made
 
 
 def seed_sweep(base_url: str, api_key: str, *, runs: int = 40, progress: bool = False) -> int:
@@ -101,25 +179,8 @@ def seed_sweep(base_url: str, api_key: str, *, runs: int = 40, progress: bool = 
     found = client.gql(TOTAL_SWEEPS, {"entity": ENTITY, "project": PROJECT}).get("project")
     if found and found["totalSweeps"]:
         return 0
-    config = {**CONFIG, "run_cap": runs}
-    sweep = client.gql(
-        UPSERT_SWEEP,
-        {"config": yaml.safe_dump(config), "entityName": ENTITY, "projectName": PROJECT},
-    )["upsertSweep"]["sweep"]
-    agent = client.gql(
-        CREATE_AGENT,
-        {"host": "demo", "entityName": ENTITY, "projectName": PROJECT, "sweep": sweep["name"]},
-    )["createAgent"]["agent"]["id"]
-    made = 0
-    with tqdm(total=runs, desc="seeding demo sweep", unit="run", disable=not progress) as bar:
-        while True:
-            data = client.gql(HEARTBEAT, {"id": agent, "metrics": "{}", "runState": "{}"})
-            commands = json.loads(data["agentHeartbeat"]["commands"])
-            runs_given = [c for c in commands if c["type"] == "run"]
-            if not runs_given:  # `exit`: the run cap is reached
-                return made
-            for command in runs_given:
-                params = {k: v["value"] for k, v in command["args"].items()}
-                _run(client, command["run_id"], params, seed=made)
-                made += 1
-                bar.update()
+    sweep_id = create_sweep(
+        base_url, api_key, {**CONFIG, "run_cap": runs}, entity=ENTITY, project=PROJECT
+    )
+    return play_agent(base_url, api_key, sweep_id, demo_outcome, entity=ENTITY, project=PROJECT,
+                      progress=progress)  # fmt: skip

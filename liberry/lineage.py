@@ -16,6 +16,7 @@ from .queries import artifacts as q
 if TYPE_CHECKING:
     from .api import Api
     from .artifacts import Artifact
+    from .runs import Run
 
 __all__ = ["Lineage", "LineageEdge", "LineageNode", "fetch_lineage"]
 
@@ -35,6 +36,19 @@ class LineageNode:
     state: str | None
     depth: int
     display_name: str | None = None
+    #: The node's project (a lineage may cross projects).
+    entity: str | None = None
+    project: str | None = None
+    #: An artifact's size in bytes and its named aliases (`latest`, `best`, ...).
+    size: int | None = None
+    aliases: tuple[str, ...] = ()
+    #: Usage edges of this node in all, reached by this walk or not.
+    degree: int | None = None
+
+    @property
+    def path(self) -> str:
+        """`entity/project/name:vN` for artifacts, `entity/project/run_id` for runs."""
+        return f"{self.entity}/{self.project}/{self.label}"
 
     @property
     def label(self) -> str:
@@ -91,19 +105,32 @@ class Lineage:
         return f"<Lineage of {self.root}: {len(self.runs)} runs, {len(self.artifacts)} artifacts>"
 
 
-def fetch_lineage(api: Api, artifact: Artifact, depth: int | None, direction: str) -> Lineage:
+def fetch_lineage(api: Api, start: Artifact | Run, depth: int | None, direction: str) -> Lineage:
+    """The graph around an artifact version or a run, in one request."""
+    from .artifacts import Artifact
+
     if direction not in DIRECTIONS:
         raise UsageError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
     if depth is not None and depth < 0:
         raise UsageError(f"depth must be >= 0 (or None for all), got {depth}")
-    data = api.client.execute(
-        q.ARTIFACT_LINEAGE, {"id": artifact.id, "depth": depth, "direction": direction}
-    )
-    found = (data.get("artifact") or {}).get("lineage")
+    if isinstance(start, Artifact):
+        root = start.path
+        data = api.client.execute(
+            q.ARTIFACT_LINEAGE, {"id": start.id, "depth": depth, "direction": direction}
+        )
+        found = (data.get("artifact") or {}).get("lineage")
+    else:
+        root = start.path_str
+        data = api.client.execute(
+            q.RUN_LINEAGE,
+            {"entity": start.entity, "project": start.project, "run": start.id,
+             "depth": depth, "direction": direction},
+        )  # fmt: skip
+        found = ((data.get("project") or {}).get("run") or {}).get("lineage")
     if found is None:
-        raise NotFoundError(f"artifact {artifact.path} no longer exists")
+        raise NotFoundError(f"{root} no longer exists")
     return Lineage(
-        artifact.path,
+        root,
         [_node(n) for n in found["nodes"]],
         [LineageEdge(e["source"], e["target"], e["kind"]) for e in found["edges"]],
     )
@@ -119,4 +146,9 @@ def _node(n: dict[str, Any]) -> LineageNode:
         state=n.get("state"),
         depth=n["depth"],
         display_name=n.get("displayName"),
+        entity=n.get("entityName"),
+        project=n.get("projectName"),
+        size=None if n.get("size") is None else int(n["size"]),
+        aliases=tuple(n.get("aliases") or ()),
+        degree=n.get("degree"),
     )

@@ -24,6 +24,7 @@ from .errors import NotFoundError
 from .filters import validate_filters, validate_order
 from .paths import RunPath
 from .queries import Operation
+from .resource import ProjectResource
 from .transport import Page, Paginator
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from .api import Api
     from .artifacts import RunArtifacts
     from .files import File, Files
+    from .lineage import Lineage
     from .sweeps import Sweep
 
 __all__ = [
@@ -125,7 +127,7 @@ def flatten(
 # -- one run -----------------------------------------------------------------------------------
 
 
-class Run:
+class Run(ProjectResource):
     """One W&B run: attributes, config, summary, history, files.
 
     `id` is the run's short id (the last part of its path, `3kz9x1`); `name` is its display
@@ -133,6 +135,8 @@ class Run:
     `name`, `notes`, `tags`, `group`, `job_type`, `description`, or change `config` /
     `summary` in place, then call `update()` to save.
     """
+
+    URL_SEGMENT = "runs"
 
     def __init__(
         self,
@@ -214,28 +218,8 @@ class Run:
     # -- identity ------------------------------------------------------------------------------
 
     @property
-    def path(self) -> list[str]:
-        """`[entity, project, id]`, as in `wandb.Api`."""
-        return [self.entity, self.project, self.id]
-
-    @property
-    def path_str(self) -> str:
-        """`entity/project/id`."""
-        return f"{self.entity}/{self.project}/{self.id}"
-
-    @property
     def run_path(self) -> RunPath:
         return RunPath(self.entity, self.project, self.id)
-
-    @property
-    def storage_id(self) -> str:
-        """The server's opaque id of the run (used by mutations)."""
-        return str(self._get("id"))
-
-    @property
-    def url(self) -> str:
-        """The run's page in the web app."""
-        return f"{self._api.app_url}/{self.entity}/{self.project}/runs/{self.id}"
 
     # -- attributes ----------------------------------------------------------------------------
 
@@ -486,6 +470,14 @@ class Run:
         from .artifacts import RunArtifacts
 
         return RunArtifacts(self._api, self.run_path, "input", per_page)
+
+    def lineage(self, depth: int | None = None, direction: str = "both") -> Lineage:
+        """The artifact versions and runs around this run, in one request: `depth` 1 is the
+        versions it used and logged, each further step one more run and version out (all
+        when None). See `Artifact.lineage`."""
+        from .lineage import fetch_lineage
+
+        return fetch_lineage(self._api, self, depth, direction)
 
     def upload_file(self, path: str | Path, root: str | Path = ".") -> File:
         """Upload a local file; its name in the run is `path` relative to `root`."""

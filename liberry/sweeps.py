@@ -19,6 +19,7 @@ from ._repr import html_table, short
 from .errors import FilterError, NotFoundError, UsageError
 from .filters import validate_order
 from .paths import SweepPath
+from .resource import ProjectResource
 from .runs import Runs, flatten
 from .transport import Page, Paginator
 
@@ -93,7 +94,7 @@ class SweepRuns(Runs):
         return f"<Runs of sweep {self.sweep}{count}>"
 
 
-class Sweep:
+class Sweep(ProjectResource):
     """A W&B sweep: its config, state, progress and runs.
 
     `id` is the sweep id users type (the last part of `entity/project/abc123`); `name` is the
@@ -101,6 +102,8 @@ class Sweep:
     sweep's runs; `best_run()` finds the best of them by the config's metric. Attributes are
     fetched with one request on first use (`Api.sweep` fetches them at once).
     """
+
+    URL_SEGMENT = "sweeps"
 
     def __init__(
         self,
@@ -160,28 +163,8 @@ class Sweep:
     # -- identity ------------------------------------------------------------------------------
 
     @property
-    def path(self) -> list[str]:
-        """`[entity, project, id]`, as in `wandb.Api`."""
-        return [self.entity, self.project, self.id]
-
-    @property
-    def path_str(self) -> str:
-        """`entity/project/id`: what `Api.sweep` and `wandb agent` take."""
-        return f"{self.entity}/{self.project}/{self.id}"
-
-    @property
     def sweep_path(self) -> SweepPath:
         return SweepPath(self.entity, self.project, self.id)
-
-    @property
-    def storage_id(self) -> str:
-        """The server's opaque id of the sweep (what mutations such as a state change take)."""
-        return str(self._get("id"))
-
-    @property
-    def url(self) -> str:
-        """The sweep's page in the web app."""
-        return f"{self._api.app_url}/{self.entity}/{self.project}/sweeps/{self.id}"
 
     # -- attributes ----------------------------------------------------------------------------
 

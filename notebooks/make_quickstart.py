@@ -65,6 +65,26 @@ CELLS = [
         'history = best.history(samples=300, keys=["loss", "val_loss"])\n'
         "best, history.tail()"
     ),
+    new_markdown_cell(
+        "## A hyperparameter sweep\n\n`demo/hparam-search` holds a bayes sweep that the "
+        "server's own controller ran (the same one `wandb.sweep` / `wandb agent` talk to). Brush "
+        "ranges on the axes to narrow the runs; importance is recomputed for what you brush."
+    ),
+    new_code_cell(
+        'sweep = api.sweeps("demo/hparam-search")[0]\n'
+        "explorer = liberry.widgets.Sweep(sweep)\n"
+        "display(explorer)\n"
+        "sweep, sweep.best_run()"
+    ),
+    new_markdown_cell(
+        "## Artifact lineage\n\nThe dataset, the twelve runs trained on it, their model "
+        "versions and the evaluation that used the latest one: one request for the whole graph. "
+        "Click a stack to open it, a node for its details (then read `graph.selected`)."
+    ),
+    new_code_cell(
+        'graph = liberry.widgets.Lineage("demo/image-classification/cifar10:latest")\n'
+        "display(graph)"
+    ),
 ]
 
 

@@ -13,40 +13,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from liberry.queries import artifact_writes as ops
 from tests.wire import Wire
 
-CREATE = """
-mutation CreateArtifact ($input: CreateArtifactInput!) {
-  createArtifact(input: $input) { artifact { id state artifactSequence { latestArtifact { id } } } }
-}"""
-MANIFEST = """
-mutation CreateArtifactManifest ($artifactID: ID!, $baseArtifactID: ID, $name: String!,
-  $digest: String!, $entityName: String!, $projectName: String!, $runName: String!,
-  $manifestType: ArtifactManifestType!, $includeUpload: Boolean!) {
-  createArtifactManifest(input: {artifactID:$artifactID,baseArtifactID:$baseArtifactID,
-    name:$name,digest:$digest,entityName:$entityName,projectName:$projectName,
-    runName:$runName,type:$manifestType}) {
-    artifactManifest { id file { id uploadUrl @include(if: $includeUpload)
-                                 uploadHeaders @include(if: $includeUpload) } }
-  }
-}"""
-FILES = """
-mutation CreateArtifactFiles ($input: CreateArtifactFilesInput!) {
-  createArtifactFiles(input: $input) { files { edges { node {
-    storagePath uploadUrl uploadHeaders
-    uploadMultipartUrls { uploadID uploadUrlParts { partNumber uploadUrl } }
-    artifact { id } } } } }
-}"""
-COMMIT = """
-mutation CommitArtifact ($artifactID: ID!) {
-  commitArtifact(input: {artifactID:$artifactID}) { artifact { id digest } }
-}"""
-USE = """
-mutation UseArtifact($entityName: String!, $projectName: String!, $runName: String!,
-  $artifactID: ID!) {
-  useArtifact(input: {entityName: $entityName, projectName: $projectName, runName: $runName,
-    artifactID: $artifactID}) { artifact { id digest state } }
-}"""
+CREATE, FILES = ops.CREATE_ARTIFACT, ops.CREATE_ARTIFACT_FILES
+MANIFEST = ops.CREATE_ARTIFACT_MANIFEST
+COMMIT, USE = ops.COMMIT_ARTIFACT, ops.USE_ARTIFACT
 
 
 def b64md5(data: bytes) -> str:

@@ -73,6 +73,13 @@ def test_demo_seeds_through_http(tmp_path: Path) -> None:
                 assert edges[0]["node"]["runCount"] == 40
                 break
             time.sleep(0.5)
+        # Then the artifacts, the evaluation report last.
+        report = '{ project(name: "image-classification", entityName: "demo") {' \
+            ' artifact(name: "eval-report:latest") { id } } }'  # fmt: skip
+        while not (Wire(url, key).gql(report)["project"] or {}).get("artifact"):
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "demo did not log its artifacts"
+            time.sleep(0.5)
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)

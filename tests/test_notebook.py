@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from liberry import demo
+from liberry import demo, demo_lineage, demo_sweep
 from liberry.server import start
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
@@ -19,6 +19,8 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb
 def test_quickstart_notebook_executes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with start(data_dir=tmp_path / "data") as srv:
         assert demo.seed(srv.url, srv.api_key, runs=40, steps=(50, 120)) == 40
+        assert demo_sweep.seed_sweep(srv.url, srv.api_key, runs=12) == 12
+        assert demo_lineage.seed_lineage(srv.url, srv.api_key, runs=40)
         monkeypatch.setenv("LIBERRY_BASE_URL", srv.url)
         monkeypatch.setenv("LIBERRY_API_KEY", srv.api_key)
         nb = nbformat.read(NOTEBOOK, as_version=4)
@@ -28,8 +30,10 @@ def test_quickstart_notebook_executes(tmp_path: Path, monkeypatch: pytest.Monkey
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     text = json.dumps([o for o in outputs])
-    assert "40 runs" in text
-    assert "application/vnd.jupyter.widget-view+json" in text  # the run table was displayed
+    assert "42 runs" in text  # 40 training runs, the data preparation and the evaluation
+    # the run table, the sweep explorer and the lineage view were displayed
+    assert text.count("application/vnd.jupyter.widget-view+json") >= 3
+    assert "cifar10-bayes" in text  # the sweep's repr
     # The key must never end up in the saved notebook.
     assert srv.api_key not in text
 

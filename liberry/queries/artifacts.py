@@ -258,29 +258,59 @@ query ArtifactUsedBy($id: ID!) {
 )
 
 # liberry only: the whole graph around a version, resolved by one recursive query.
+LINEAGE_GRAPH = """
+fragment LineageGraph on ArtifactLineage {
+  nodes {
+    id
+    kind
+    name
+    displayName
+    version
+    type
+    state
+    depth
+    entityName
+    projectName
+    size
+    aliases
+    degree
+  }
+  edges {
+    source
+    target
+    kind
+  }
+}
+"""
+
 ARTIFACT_LINEAGE = Operation.build(
     "ArtifactLineage",
     """
 query ArtifactLineage($id: ID!, $depth: Int, $direction: String) {
   artifact(id: $id) {
     lineage(depth: $depth, direction: $direction) {
-      nodes {
-        id
-        kind
-        name
-        displayName
-        version
-        type
-        state
-        depth
-      }
-      edges {
-        source
-        target
-        kind
+      ...LineageGraph
+    }
+  }
+}
+""",
+    LINEAGE_GRAPH,
+)
+
+# liberry's own: the lineage graph around a run (its artifacts are one depth step out).
+RUN_LINEAGE = Operation.build(
+    "RunLineage",
+    """
+query RunLineage($entity: String!, $project: String!, $run: String!, $depth: Int,
+                 $direction: String) {
+  project(name: $project, entityName: $entity) {
+    run(name: $run) {
+      lineage(depth: $depth, direction: $direction) {
+        ...LineageGraph
       }
     }
   }
 }
 """,
+    LINEAGE_GRAPH,
 )

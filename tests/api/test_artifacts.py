@@ -174,3 +174,31 @@ def test_lineage_to_networkx(api: liberry.Api, seeded: Any) -> None:
 def test_identical_content_shares_one_blob(server: ServerHandle, seeded: Any) -> None:
     md5 = hashlib.md5(b"alpha").hexdigest()
     assert len(list((server.data_dir / "files" / "artifacts").glob(f"??/{md5}"))) == 1
+
+
+def test_lineage_nodes_carry_what_a_view_draws(api: liberry.Api, seeded: Any) -> None:
+    ds0 = api.artifact(_p(seeded, "ds:best"))
+    graph = ds0.lineage(depth=1)
+    node = graph.node(ds0.id)
+    assert (node.entity, node.project) == (seeded["entity"], seeded["project"])
+    assert node.size == ds0.size and node.aliases == ("best",)
+    assert node.path == ds0.path
+    # ds:v0 was logged by r0 and used by r1: two usage edges.
+    assert node.degree == 2
+    r0 = next(n for n in graph.runs if n.name == seeded["runs"][0])
+    # r0 logged ds:v0, ds:v1, clf:v0 and stage-0:v0; the walk reached only some of them.
+    assert r0.degree == 4 and r0.path.endswith(f"/{seeded['runs'][0]}")
+
+
+def test_run_lineage_starts_from_a_run(api: liberry.Api, seeded: Any) -> None:
+    runs = seeded["runs"]
+    r1 = api.run(_p(seeded, runs[1]))
+    near = r1.lineage(depth=1)
+    assert near.root == _p(seeded, runs[1])
+    assert {n.label for n in near.nodes} == {runs[1], "stage-0:v0", "ds:v0", "stage-1:v0"}
+    assert all(n.depth == 1 for n in near.artifacts)
+    up = r1.lineage(depth=2, direction="upstream")
+    # Two steps up: r1's inputs, the run that logged them (r0), and r0's inputs (none).
+    assert {n.label for n in up.runs} == {runs[0], runs[1]}
+    assert {n.depth for n in up.runs if n.name == runs[0]} == {1}
+    assert r1.lineage(depth=0).nodes[0].label == runs[1]

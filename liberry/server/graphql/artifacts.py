@@ -291,36 +291,43 @@ class ArtifactObj:
     def lineage(
         self, info: Info, depth: int | None = None, direction: str | None = None
     ) -> dict[str, Any]:
-        ctx = _ctx(info)
-        graph = lineage_store.lineage(ctx.conn, self.row["id"], depth, direction or "both")
-        # Nodes in entities the caller does not reach are dropped, with their edges.
-        visible = ctx.access.visible_project_ids(n["project_id"] for n in graph.nodes)
-        shown = {(n["kind"], n["pk"]) for n in graph.nodes if n["project_id"] in visible}
-        graph.nodes = [n for n in graph.nodes if (n["kind"], n["pk"]) in shown]
-        graph.edges = [
-            e
+        return lineage_graph(info, "artifact", self.row["id"], depth, direction)
+
+
+def lineage_graph(
+    info: Info, start: str, pk: int, depth: int | None, direction: str | None
+) -> dict[str, Any]:
+    """`ArtifactLineage` around an artifact or a run: store keys become global ids."""
+    ctx = _ctx(info)
+    graph = lineage_store.lineage(ctx.conn, pk, depth, direction or "both", start)
+    # Nodes in entities the caller does not reach are dropped, with their edges.
+    visible = ctx.access.visible_project_ids(n["project_id"] for n in graph.nodes)
+    shown = {(n["kind"], n["pk"]) for n in graph.nodes if n["project_id"] in visible}
+    graph.nodes = [n for n in graph.nodes if (n["kind"], n["pk"]) in shown]
+    graph.edges = [
+        e
+        for e in graph.edges
+        if ("artifact", e["artifact"]) in shown and ("run", e["run"]) in shown
+    ]
+
+    def key(kind: str, pk: int) -> str:
+        return encode_id("Artifact" if kind == "artifact" else "Run", pk)
+
+    return {
+        "nodes": [{**n, "id": key(n["kind"], n["pk"])} for n in graph.nodes],
+        "edges": [
+            {
+                "source": key("run", e["run"])
+                if e["kind"] == "output"
+                else key("artifact", e["artifact"]),
+                "target": key("artifact", e["artifact"])
+                if e["kind"] == "output"
+                else key("run", e["run"]),
+                "kind": e["kind"],
+            }
             for e in graph.edges
-            if ("artifact", e["artifact"]) in shown and ("run", e["run"]) in shown
-        ]
-
-        def key(kind: str, pk: int) -> str:
-            return encode_id("Artifact" if kind == "artifact" else "Run", pk)
-
-        return {
-            "nodes": [{**n, "id": key(n["kind"], n["pk"])} for n in graph.nodes],
-            "edges": [
-                {
-                    "source": key("run", e["run"])
-                    if e["kind"] == "output"
-                    else key("artifact", e["artifact"]),
-                    "target": key("artifact", e["artifact"])
-                    if e["kind"] == "output"
-                    else key("run", e["run"]),
-                    "kind": e["kind"],
-                }
-                for e in graph.edges
-            ],
-        }
+        ],
+    }
 
 
 class MembershipObj:
@@ -441,6 +448,11 @@ class RunArtifactFields:
         self, info: Info, after: str | None = None, first: int | None = None
     ) -> Any:
         return self._artifacts(info, "output", after, first)
+
+    def lineage(
+        self, info: Info, depth: int | None = None, direction: str | None = None
+    ) -> dict[str, Any]:
+        return lineage_graph(info, "run", self.row["id"], depth, direction)
 
 
 class ArtifactQueryFields:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, case, func, null, or_, select
 
 from . import tables as t
 from .filters import split_path
@@ -183,14 +183,22 @@ class Trial:
     created_at: str
 
 
-def trials(conn: Connection, sweep: dict[str, Any], *, with_config: bool = True) -> list[Trial]:
-    """Every run of the sweep, oldest first, with its suggested params and metric value.
+def trials(
+    conn: Connection,
+    sweep: dict[str, Any],
+    *,
+    with_metric: bool = True,
+    states: Sequence[str] | None = None,
+) -> list[Trial]:
+    """The sweep's runs, oldest first, with their suggested params and metric value.
 
-    One query: runs by `sweep_name`, their `sweep_runs` row and their summary metric.
+    One query: runs by `sweep_name`, their `sweep_runs` row and (`with_metric`) their summary
+    metric. A run's own config is read only when it has no suggested params (it joined the
+    sweep otherwise), so the common case reads no config text. `states` narrows the runs.
     """
     rv = t.run_values
     sr = t.sweep_runs
-    metric = sweep.get("metric_name")
+    metric = sweep.get("metric_name") if with_metric else None
     columns: list[Any] = [
         t.runs.c.id,
         t.runs.c.name,
@@ -198,7 +206,7 @@ def trials(conn: Connection, sweep: dict[str, Any], *, with_config: bool = True)
         t.runs.c.created_at,
         sr.c.params,
         sr.c.agent_id,
-        t.runs.c.config if with_config else t.runs.c.id.label("config"),
+        case((sr.c.params.is_(None), t.runs.c.config), else_=null()),
     ]
     from_ = t.runs.outerjoin(sr, and_(sr.c.run_id == t.runs.c.id, sr.c.sweep_id == sweep["id"]))
     if metric:
@@ -218,6 +226,8 @@ def trials(conn: Connection, sweep: dict[str, Any], *, with_config: bool = True)
         .where(t.runs.c.project_id == sweep["project_id"], t.runs.c.sweep_name == sweep["name"])
         .order_by(t.runs.c.created_at, t.runs.c.id)
     )
+    if states is not None:
+        stmt = stmt.where(t.runs.c.state.in_(list(states)))
     out = []
     for row in conn.execute(stmt):
         number = row[7] if metric else None
@@ -229,11 +239,19 @@ def trials(conn: Connection, sweep: dict[str, Any], *, with_config: bool = True)
                 created_at=row[3],
                 params=json.loads(row[4]) if row[4] else None,
                 agent_id=row[5],
-                config=row[6] if with_config else "{}",
+                config=row[6] or "{}",
                 metric=float(number) if number is not None else None,
             )
         )
     return out
+
+
+def run_count(conn: Connection, sweep: dict[str, Any]) -> int:
+    """How many runs the sweep has (from the runs-by-sweep index alone)."""
+    stmt = select(func.count()).where(
+        t.runs.c.project_id == sweep["project_id"], t.runs.c.sweep_name == sweep["name"]
+    )
+    return int(conn.execute(stmt).scalar_one())
 
 
 def record_sweep_run(

@@ -198,27 +198,31 @@ def heartbeat(conn: Connection, agent_pk: int, run_state: Mapping[str, Any]) -> 
 def _next_run(
     conn: Connection, sweep: dict[str, Any], cfg: SweepConfig, agent_pk: int, now: str
 ) -> list[dict]:
-    """An idle agent's next run: an orphaned one, else a new point of the search space."""
-    trials = store.trials(conn, sweep, with_config=cfg.method != "random")
+    """An idle agent's next run: an orphaned one, else a new point of the search space.
+
+    Reads what the method needs, no more: pending runs and a count for every method, every
+    run's params for grid (and their metric for bayes); random needs no history at all.
+    """
+    pending = store.trials(conn, sweep, with_metric=False, states=["pending"])
     # This agent is idle, so a run it was handed and never started has died with its process.
-    dead = [tr.run_id for tr in trials if tr.state == "pending" and tr.agent_id == agent_pk]
+    dead = [tr.run_id for tr in pending if tr.agent_id == agent_pk]
     if dead:
         conn.execute(update(t.runs).where(t.runs.c.id.in_(dead)).values(state="failed"))
-        trials = [
-            store.Trial(**{**tr.__dict__, "state": "failed"}) if tr.run_id in dead else tr
-            for tr in trials
-        ]
-    orphan = _orphan(conn, sweep, trials, now)
+        pending = [tr for tr in pending if tr.run_id not in dead]
+    orphan = _orphan(conn, sweep, pending, now)
     if orphan is not None:
         store.reassign_sweep_run(conn, orphan.run_id, agent_pk)
         return [_run_command({"name": orphan.name}, orphan.params or {}, cfg)]
     params = None
-    if cfg.run_cap is None or len(trials) < cfg.run_cap:
+    if cfg.run_cap is None or store.run_count(conn, sweep) < cfg.run_cap:
+        trials: list[store.Trial] = []
+        if cfg.method != "random":  # random samples blind; grid and bayes look at history
+            trials = store.trials(conn, sweep, with_metric=cfg.method == "bayes")
         params = next_params(
             cfg, [_engine_trial(cfg, tr) for tr in trials], cache_key=("sweep", sweep["id"])
         )
     if params is None:  # the grid is exhausted, or the run cap reached
-        if any(tr.state == "pending" for tr in trials):
+        if pending:
             return []  # wait: a pending run may be orphaned and come back to us
         store.update_sweep(conn, sweep["id"], state="FINISHED")
         return [_EXIT]

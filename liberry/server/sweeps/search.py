@@ -100,7 +100,31 @@ def _lookup(params: Mapping[str, Any], path: str) -> Any:
     return node
 
 
-def _point_key(params: Mapping[str, Any], paths: Sequence[str]) -> str | None:
+def _hashable(value: Any) -> Hashable:
+    """A value's identity for grid bookkeeping: equal for values equal as JSON (1 == 1.0,
+    true != 1, key order ignored). Plain scalars skip the JSON round trip: this runs for every
+    parameter of every trial at every heartbeat."""
+    kind = type(value)
+    if kind is str:
+        return ("s", value)
+    if kind is bool or value is None:
+        return ("b", value)
+    if kind is int:
+        return ("n", value)
+    if kind is float and math.isfinite(value):
+        return ("n", int(value) if value.is_integer() else value)
+    return ("j", canonical(value))
+
+
+def _point_key(params: Mapping[str, Any], paths: Sequence[str]) -> tuple[Hashable, ...] | None:
+    values = [_lookup(params, path) for path in paths]
+    if any(v is _MISSING for v in values):
+        return None
+    return tuple(_hashable(v) for v in values)
+
+
+def _point_text(params: Mapping[str, Any], paths: Sequence[str]) -> str | None:
+    """A trial's point as text the bayes study can decode (canonical JSON per parameter)."""
     values = [_lookup(params, path) for path in paths]
     if any(v is _MISSING for v in values):
         return None
@@ -115,15 +139,10 @@ def _next_grid(cfg: SweepConfig, trials: Sequence[Trial]) -> dict[str, Any] | No
     paths = [p.path for p in cfg.params]
     seen = {_point_key(t.params, paths) for t in trials}
     axes = [grid_values(p) for p in cfg.params]
-    keys = [[canonical(v) for v in axis] for axis in axes]
-    index_axes = [range(len(axis)) for axis in axes]
-
-    def point_of(point: tuple[int, ...]) -> zip[tuple[str, int]]:
-        return zip(paths, point, strict=True)
-
-    for point in itertools.product(*index_axes):
-        if "\x1f".join(keys[i][j] for i, j in enumerate(point)) not in seen:
-            return {path: copy.deepcopy(axes[i][j]) for i, (path, j) in enumerate(point_of(point))}
+    keys = [[_hashable(v) for v in axis] for axis in axes]
+    for point in itertools.product(*(range(len(axis)) for axis in axes)):
+        if tuple(keys[i][j] for i, j in enumerate(point)) not in seen:
+            return {paths[i]: copy.deepcopy(axes[i][j]) for i, j in enumerate(point)}
     return None
 
 
@@ -244,7 +263,7 @@ def _next_bayes(
 
 def _classify(trial: Trial, dims: Sequence[_Dim]) -> tuple[str | None, str, float | None]:
     """(point key, "complete" | "running" | "skip", metric) of a trial for the study."""
-    key = _point_key(trial.params, [d.param.path for d in dims])
+    key = _point_text(trial.params, [d.param.path for d in dims])
     metric = trial.metric
     if key is None:
         return None, "skip", None

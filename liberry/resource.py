@@ -1,0 +1,44 @@
+"""What a project's resources (runs, sweeps) share: an `entity/project/id` path and a page."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from .api import Api
+
+
+class ProjectResource:
+    """A resource named `entity/project/id`; subclasses say where its web page lives and how
+    an attribute is fetched (`_get`)."""
+
+    #: The URL segment of the resource's page: `{app}/{entity}/{project}/<segment>/{id}`.
+    URL_SEGMENT: ClassVar[str]
+
+    _api: Api
+    entity: str
+    project: str
+    id: str
+
+    def _get(self, key: str) -> Any:
+        raise NotImplementedError
+
+    @property
+    def path(self) -> list[str]:
+        """`[entity, project, id]`, as in `wandb.Api`."""
+        return [self.entity, self.project, self.id]
+
+    @property
+    def path_str(self) -> str:
+        """`entity/project/id`: what `Api` methods and W&B's command line take."""
+        return f"{self.entity}/{self.project}/{self.id}"
+
+    @property
+    def storage_id(self) -> str:
+        """The server's opaque id (what mutations take)."""
+        return str(self._get("id"))
+
+    @property
+    def url(self) -> str:
+        """The page in the web app."""
+        return f"{self._api.app_url}/{self.entity}/{self.project}/{self.URL_SEGMENT}/{self.id}"
