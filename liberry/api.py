@@ -326,7 +326,7 @@ class Api:
             return self._run_keys_by_scan(project.entity, project.project)
         if data.get("project") is None:
             raise NotFoundError(
-                f"project {project} not found at {self.base_url}; check the entity and project"
+                f"project {project} not found at {self.client.where}; check the entity and project"
             )
         keys = data["project"].get("runKeys") or {}
         return list(keys.get("config") or []), list(keys.get("summary") or [])

@@ -1,4 +1,4 @@
-"""The `liberry` command: `liberry server` and `liberry demo`."""
+"""The `liberry` command: `liberry server`, `liberry demo`, `liberry user`, `liberry team`."""
 
 from __future__ import annotations
 
@@ -216,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     p_tb.add_argument("--entity", help="entity (default: the API key's own)")
     p_tb.add_argument("--run-id", help="run id (with several log directories: its prefix)")
     p_tb.set_defaults(func=cmd_sync_tensorboard)
+
+    from .accounts_cli import add_parsers
+
+    add_parsers(sub, DEFAULT_DATA_DIR)
 
     args = parser.parse_args(argv)
     if hasattr(args, "data_dir") and args.data_dir is not None:

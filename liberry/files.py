@@ -138,7 +138,7 @@ class Files(Paginator[File]):
         )
         node = (data.get("project") or {}).get("run")
         if node is None:
-            raise NotFoundError(f"run {run} not found at {self._api.client.base_url}")
+            raise NotFoundError(f"run {run} not found at {self._api.client.where}")
         conn = node.get("files") or {}
         files = [File(self._api, run, e["node"]) for e in conn.get("edges") or [] if e.get("node")]
         info = conn.get("pageInfo") or {}

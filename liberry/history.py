@@ -27,7 +27,7 @@ def _run_node(client: Transport, data: dict[str, Any], path: RunPath) -> dict[st
     run = (project or {}).get("run")
     if run is None:
         what = f"project {path.entity}/{path.project}" if project is None else f"run {path}"
-        raise NotFoundError(f"{what} not found at {client.base_url}; check the path")
+        raise NotFoundError(f"{what} not found at {client.where}; check the path")
     node: dict[str, Any] = run
     return node
 

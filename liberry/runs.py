@@ -181,12 +181,12 @@ class Run(ProjectResource):
         node = (data.get("project") or {}).get("run")
         if data.get("project") is None:
             raise NotFoundError(
-                f"project {self.entity}/{self.project} not found at {self._api.client.base_url}; "
+                f"project {self.entity}/{self.project} not found at {self._api.client.where}; "
                 f"check the entity and project (api.projects({self.entity!r}) lists them)"
             )
         if node is None:
             raise NotFoundError(
-                f"run {self.path_str} not found at {self._api.client.base_url}; check the run id "
+                f"run {self.path_str} not found at {self._api.client.where}; check the run id "
                 f"(api.runs({self.entity + '/' + self.project!r}) lists the project's runs)"
             )
         self._config = self._summary = None
@@ -620,7 +620,7 @@ class Runs(Paginator[Run]):
         }
         data = self._api.client.execute(operation, variables)
         return _Connection(
-            data.get("project"), self.entity, self.project, self._api.client.base_url
+            data.get("project"), self.entity, self.project, self._api.client.where
         )
 
     def _record_cursor(self, offset: int, conn: _Connection) -> None:
@@ -682,7 +682,7 @@ class Runs(Paginator[Run]):
             )
             project = data.get("project")
             if project is None:
-                _Connection(project, self.entity, self.project, self._api.client.base_url)
+                _Connection(project, self.entity, self.project, self._api.client.where)
             info = ((project or {}).get("runs") or {}).get("pageInfo") or {}
             if not info.get("hasNextPage") or info.get("endCursor") is None:
                 return False, None

@@ -35,7 +35,7 @@ SWEEP_RUNS_ORDER = "+created_at"
 
 def _not_found_project(api: Api, entity: str, project: str) -> NotFoundError:
     return NotFoundError(
-        f"project {entity}/{project} not found at {api.client.base_url}; check the entity and "
+        f"project {entity}/{project} not found at {api.client.where}; check the entity and "
         f"project (api.projects({entity!r}) lists them)"
     )
 
@@ -139,7 +139,7 @@ class Sweep(ProjectResource):
         node = data["project"].get("sweep")
         if node is None:
             raise NotFoundError(
-                f"sweep {self.path_str} not found at {self._api.client.base_url}; check the "
+                f"sweep {self.path_str} not found at {self._api.client.where}; check the "
                 f"sweep id (api.sweeps({self.entity + '/' + self.project!r}) lists the "
                 "project's sweeps)"
             )

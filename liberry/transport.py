@@ -98,6 +98,17 @@ class Transport:
     def graphql_url(self) -> str:
         return f"{self.base_url}/graphql"
 
+    @property
+    def key_label(self) -> str:
+        """The API key as messages may show it: its last 4 characters only."""
+        return f"API key ...{self.api_key[-4:]}" if self.api_key else "no API key"
+
+    @property
+    def where(self) -> str:
+        """`<base url> (API key ...abcd)`: what a "not found" message names, since a server
+        with several users reports another user's entity as not found."""
+        return f"{self.base_url} ({self.key_label})"
+
     def close(self) -> None:
         """Close pooled connections."""
         self.session.close()
@@ -173,7 +184,9 @@ class Transport:
             )
         if _NOT_FOUND.search(text):
             return NotFoundError(
-                f"{operation.name}: {text}. Check the entity, project and run names.", **kwargs
+                f"{operation.name}: {text} at {self.where}. Check the entity, project and run "
+                "names, and that this key's user may reach the entity (own entity or a team).",
+                **kwargs,
             )
         if _FORBIDDEN.search(text):
             return PermissionDeniedError(
@@ -286,8 +299,8 @@ class Transport:
         if status == 401:
             if self.api_key:
                 hint = (
-                    "The API key was rejected. Set LIBERRY_API_KEY (or WANDB_API_KEY) to a valid "
-                    f"key for {self.base_url}, or pass Api(api_key=...)."
+                    f"The {self.key_label} was rejected by {self.base_url}. Set LIBERRY_API_KEY "
+                    "(or WANDB_API_KEY) to a valid key for it, or pass Api(api_key=...)."
                 )
             else:
                 hint = (
@@ -308,7 +321,7 @@ class Transport:
                     f"{what}: no GraphQL endpoint at {response.url} (HTTP 404). Check base_url.",
                     **kwargs,
                 )
-            return NotFoundError(f"{what}: HTTP 404{suffix}.", **kwargs)
+            return NotFoundError(f"{what}: HTTP 404{suffix} ({self.key_label}).", **kwargs)
         if errors and (match := _UNKNOWN_FIELD.search(detail)):
             return UnknownFieldError(
                 f"{what}: the server has no field {match['type']}.{match['field']}{suffix}.",

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import gzip
 import logging
 import mimetypes
 import threading
 import time
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,11 +28,14 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from .._version import __version__
+from .access import Access
 from .artifact_routes import artifact_routes
-from .auth import AuthError, authenticate
+from .auth import Authenticator
 from .blobs import Blobs
 from .filestream import apply_chunk
+from .gate import Gate
 from .graphql import BadRequest, GraphQLService
+from .ratelimit import LoginLimiter
 from .report_page import find_report, render_report, vega_bundle
 from .store import Store, runs
 from .store.errors import NotFound, StoreError
@@ -41,7 +43,11 @@ from .store.filters import FilterError
 
 log = logging.getLogger("liberry.server")
 
+#: file_stream chunks (a long run's final chunk can hold every line it logged).
 MAX_JSON_BODY = 256 * 1024 * 1024
+#: GraphQL requests: the largest legitimate one is a run's config or summary (a few MB).
+MAX_GRAPHQL_BODY = 32 * 1024 * 1024
+#: A run file PUT (held in memory before it is written; streaming it is future work).
 MAX_UPLOAD = 5 * 1024 * 1024 * 1024
 
 
@@ -57,17 +63,28 @@ def _error(status: int, message: str, **headers: str) -> JSONResponse:
     )
 
 
+class BodyTooLarge(BadRequest):
+    """A body over its route's limit (HTTP 413)."""
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise BadRequest(f"request body too large ({declared} bytes; the limit is {limit})")
-    body = await request.body()
-    if len(body) > limit:
-        raise BadRequest(f"request body too large (the limit is {limit} bytes)")
+        raise BodyTooLarge(f"request body too large ({declared} bytes; the limit is {limit})")
+    # Streamed with a running total: a client that lies about (or omits) Content-Length is
+    # cut off at the limit instead of filling memory.
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"request body too large (the limit is {limit} bytes)")
+        chunks.append(chunk)
+    body = b"".join(chunks)
     encoding = request.headers.get("content-encoding", "").lower()
     if encoding == "gzip":
         try:
-            body = gzip.decompress(body)
+            body = _gunzip(body, limit)
         except (OSError, EOFError, zlib.error):
             raise BadRequest("body says Content-Encoding: gzip but is not valid gzip") from None
     elif encoding not in ("", "identity"):
@@ -75,86 +92,107 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return body
 
 
-async def _read_json(request: Request) -> Any:
-    body = await _read_body(request, MAX_JSON_BODY)
+def _gunzip(body: bytes, limit: int) -> bytes:
+    """Decompress at most `limit` bytes: a small gzip bomb must not become gigabytes."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = inflater.decompress(body, limit + 1)
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise BodyTooLarge(f"request body too large once decompressed (the limit is {limit} bytes)")
+    if not inflater.eof:
+        raise EOFError("truncated gzip")
+    return out
+
+
+async def _read_json(request: Request, limit: int) -> Any:
+    body = await _read_body(request, limit)
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from None
 
 
-def create_app(store: Store, blobs: Blobs, *, heartbeat_timeout_s: float = 300.0) -> Starlette:
+def create_app(
+    store: Store,
+    blobs: Blobs,
+    *,
+    heartbeat_timeout_s: float = 300.0,
+    limiter: LoginLimiter | None = None,
+) -> Starlette:
     gql = GraphQLService(store, blobs)
-
-    async def authed(request: Request) -> dict[str, Any]:
-        return await run_in_threadpool(authenticate, store, request.headers.get("authorization"))
+    gate = Gate(store, Authenticator(store, limiter))
 
     async def graphql_endpoint(request: Request) -> Response:
+        # The key first: a request without a valid one is refused before its body is read.
+        user = await gate.user(request)
+        if isinstance(user, Response):
+            return user
         try:
-            body = await _read_json(request)
-            authorization = request.headers.get("authorization")
+            body = await _read_json(request, MAX_GRAPHQL_BODY)
 
             def answer() -> bytes:
-                # One worker-thread trip for the key, the query and the encoding (a 1,000-run
-                # page is ~1 MB of JSON: encoding it on the event loop would stall the rest).
-                user = authenticate(store, authorization)
+                # One worker-thread trip for the query and the encoding (a 1,000-run page is
+                # ~1 MB of JSON: encoding it on the event loop would stall the rest).
                 return _dumps(gql.execute(body, user, str(request.base_url)))
 
             encoded = await run_in_threadpool(answer)
-        except AuthError as exc:
-            return _error(401, str(exc), **{"WWW-Authenticate": 'Basic realm="liberry"'})
+        except BodyTooLarge as exc:
+            return _error(413, str(exc))
         except BadRequest as exc:
             return _error(400, str(exc))
         return Response(encoded, media_type="application/json")
 
     async def file_stream(request: Request) -> Response:
         p = request.path_params
+        user = await gate.user(request)
+        if isinstance(user, Response):
+            return user
         try:
-            await authed(request)
-            body = await _read_json(request)
+            await run_in_threadpool(
+                _check_run_path, store, user, p["entity"], p["project"], p["run"]
+            )
+            body = await _read_json(request, MAX_JSON_BODY)
             result = await run_in_threadpool(
                 apply_chunk, store, p["entity"], p["project"], p["run"], body
             )
-        except AuthError as exc:
-            return _error(401, str(exc), **{"WWW-Authenticate": 'Basic realm="liberry"'})
         except NotFound as exc:
             return _error(404, str(exc))
+        except BodyTooLarge as exc:
+            return _error(413, str(exc))
         except (BadRequest, StoreError, FilterError) as exc:
             return _error(400, str(exc))
         return JSONResponse(result)
 
-    def _check_signature(request: Request, method: str) -> Response | None:
-        problem = blobs.verify(
-            method,
-            request.url.path,
-            request.query_params.get("exp"),
-            request.query_params.get("sig"),
-        )
-        return _error(403, problem) if problem else None
+    def run_check(run_pk: int) -> Callable[[Access], object]:
+        return lambda access: access.run(run_pk)
 
     async def storage_put(request: Request) -> Response:
-        denied = _check_signature(request, "PUT")
-        if denied:
-            return denied
         run_pk = int(request.path_params["run_pk"])
         name = request.path_params["name"]
+        refused = await gate.storage(
+            request, "PUT", request.url.path, blobs.verify, run_check(run_pk)
+        )
+        if refused:
+            return refused
         try:
             data = await _read_body(request, MAX_UPLOAD)
             await run_in_threadpool(_store_upload, store, blobs, run_pk, name, data)
         except NotFound as exc:
             return _error(404, str(exc))
+        except BodyTooLarge as exc:
+            return _error(413, str(exc))
         except (BadRequest, StoreError) as exc:
             return _error(400, str(exc))
         return Response(status_code=200, headers={"ETag": '"ok"'})
 
     async def storage_get(request: Request) -> Response:
-        denied = _check_signature(request, "GET")
-        if denied:
-            return denied
+        run_pk = int(request.path_params["run_pk"])
+        refused = await gate.storage(
+            request, "GET", request.url.path, blobs.verify, run_check(run_pk)
+        )
+        if refused:
+            return refused
         try:
-            path = blobs.run_file_path(
-                int(request.path_params["run_pk"]), request.path_params["name"]
-            )
+            path = blobs.run_file_path(run_pk, request.path_params["name"])
         except StoreError as exc:
             return _error(400, str(exc))
         if not path.is_file():
@@ -165,16 +203,18 @@ def create_app(store: Store, blobs: Blobs, *, heartbeat_timeout_s: float = 300.0
     async def report_page(request: Request) -> Response:
         p = request.path_params
 
+        # A browser asks for the key with its own login prompt (the gate's 401 says Basic).
+        user = await gate.user(request)
+        if isinstance(user, Response):
+            return user
+
         def page() -> str | None:
             with store.read() as conn:
-                found = find_report(conn, p["entity"], p["project"], p["slug"])
-                return render_report(conn, *found) if found else None
+                access = Access(conn, user)
+                found = find_report(access, p["entity"], p["project"], p["slug"])
+                return render_report(access, *found) if found else None
 
-        try:
-            await authed(request)  # a browser asks for the key with its own login prompt
-            text = await run_in_threadpool(page)
-        except AuthError as exc:
-            return _error(401, str(exc), **{"WWW-Authenticate": 'Basic realm="liberry"'})
+        text = await run_in_threadpool(page)
         if text is None:
             return PlainTextResponse(
                 f"report {p['slug']!r} not found in {p['entity']}/{p['project']}: it may have "
@@ -221,7 +261,7 @@ def create_app(store: Store, blobs: Blobs, *, heartbeat_timeout_s: float = 300.0
         Route("/files/{entity}/{project}/{run}/file_stream", file_stream, methods=["POST"]),
         Route("/storage/runs/{run_pk:int}/{name:path}", storage_put, methods=["PUT"]),
         Route("/storage/runs/{run_pk:int}/{name:path}", storage_get, methods=["GET"]),
-        *artifact_routes(store, blobs),
+        *artifact_routes(store, blobs, gate),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/static/liberry/vega.js", vega_js, methods=["GET"]),
         Route("/{entity}/{project}/reports/{slug}", report_page, methods=["GET"]),
@@ -233,6 +273,18 @@ def create_app(store: Store, blobs: Blobs, *, heartbeat_timeout_s: float = 300.0
         middleware=[Middleware(GZipMiddleware, minimum_size=2048, compresslevel=1)],
         lifespan=lifespan,
     )
+
+
+def _check_run_path(
+    store: Store, user: dict[str, Any], entity: str, project: str, run: str
+) -> None:
+    """NotFound unless `user` reaches `entity/project` (file_stream writes to its runs), with
+    the message file_stream gives for a run that does not exist: the two must not differ."""
+    with store.read() as conn:
+        if Access(conn, user).project(entity, project) is None:
+            raise NotFound(
+                f"run {entity}/{project}/{run} not found: create it with upsertBucket first"
+            )
 
 
 def _store_upload(store: Store, blobs: Blobs, run_pk: int, name: str, data: bytes) -> None:

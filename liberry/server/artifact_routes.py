@@ -7,13 +7,14 @@ costs the server a 64 KB buffer, not 5 GB of memory.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from .access import Access
 from .artifact_storage import (
     DigestMismatch,
     UploadTooLarge,
@@ -23,6 +24,7 @@ from .artifact_storage import (
     upload_key,
 )
 from .blobs import Blobs
+from .gate import Gate
 from .store import Store
 from .store import artifacts as artifact_store
 from .store.errors import NotFound, StoreError
@@ -41,14 +43,23 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"errors": [{"message": message}], "error": message}, status)
 
 
-def artifact_routes(store: Store, blobs: Blobs) -> list[Route]:
+def artifact_routes(store: Store, blobs: Blobs, gate: Gate) -> list[Route]:
     storage = storage_for(blobs)
 
-    def denied(request: Request, method: str, key: str) -> Response | None:
-        problem = storage.verify(
-            method, key, request.query_params.get("exp"), request.query_params.get("sig")
-        )
-        return _error(403, problem) if problem else None
+    async def denied(
+        request: Request, method: str, key: str, check: Callable[[Access], object]
+    ) -> Response | None:
+        return await gate.storage(request, method, key, storage.verify, check)
+
+    def artifact_check(pk: int) -> Callable[[Access], object]:
+        return lambda access: access.artifact(pk)
+
+    def blob_check(md5_hex: str) -> Callable[[Access], object]:
+        def check(access: Access) -> None:
+            if not access.artifact_blob(md5_hex):
+                raise NotFound("artifact file not found: its artifact was deleted")
+
+        return check
 
     def pending_artifact(pk: int) -> None:
         with store.read() as conn:
@@ -76,7 +87,7 @@ def artifact_routes(store: Store, blobs: Blobs) -> list[Route]:
     async def put_file(request: Request) -> Response:
         pk = int(request.path_params["pk"])
         md5 = request.path_params["md5"]
-        refused = denied(request, "PUT", upload_key(pk, md5))
+        refused = await denied(request, "PUT", upload_key(pk, md5), artifact_check(pk))
         if refused:
             return refused
         try:
@@ -93,7 +104,8 @@ def artifact_routes(store: Store, blobs: Blobs) -> list[Route]:
     async def put_manifest(request: Request) -> Response:
         pk = int(request.path_params["pk"])
         expected = request.path_params["md5"]
-        refused = denied(request, "PUT", manifest_key(pk, None if expected == "any" else expected))
+        key = manifest_key(pk, None if expected == "any" else expected)
+        refused = await denied(request, "PUT", key, artifact_check(pk))
         if refused:
             return refused
         try:
@@ -118,7 +130,7 @@ def artifact_routes(store: Store, blobs: Blobs) -> list[Route]:
 
     async def get_blob(request: Request) -> Response:
         md5 = request.path_params["md5"]
-        refused = denied(request, "GET", download_key(md5))
+        refused = await denied(request, "GET", download_key(md5), blob_check(md5))
         if refused:
             return refused
         try:

@@ -112,23 +112,29 @@ class ArtifactStorage:
         return count
 
     # -- signed URLs --------------------------------------------------------------------
-    def _url(self, method: str, key: str, path: str) -> str:
-        return f"{path}?{self._blobs.signed_query(method, key)}"
+    def _url(self, method: str, key: str, path: str, user_id: int | None) -> str:
+        return f"{path}?{self._blobs.signed_query(method, key, user_id)}"
 
-    def upload_file_path(self, artifact_pk: int, md5_hex: str, name: str) -> str:
+    def upload_file_path(
+        self, artifact_pk: int, md5_hex: str, name: str, user_id: int | None = None
+    ) -> str:
         key = upload_key(artifact_pk, md5_hex)
-        return self._url("PUT", key, f"/storage/{key}/{quote(name)}")
+        return self._url("PUT", key, f"/storage/{key}/{quote(name)}", user_id)
 
-    def upload_manifest_path(self, artifact_pk: int, md5_hex: str | None) -> str:
+    def upload_manifest_path(
+        self, artifact_pk: int, md5_hex: str | None, user_id: int | None = None
+    ) -> str:
         key = manifest_key(artifact_pk, md5_hex)
-        return self._url("PUT", key, f"/storage/{key}")
+        return self._url("PUT", key, f"/storage/{key}", user_id)
 
-    def download_path(self, md5_hex: str, name: str) -> str:
+    def download_path(self, md5_hex: str, name: str, user_id: int | None = None) -> str:
         key = download_key(md5_hex)
-        return self._url("GET", key, f"/storage/{key}/{quote(name)}")
+        return self._url("GET", key, f"/storage/{key}/{quote(name)}", user_id)
 
-    def verify(self, method: str, key: str, exp: str | None, sig: str | None) -> str | None:
-        return self._blobs.verify(method, key, exp, sig)
+    def verify(
+        self, method: str, key: str, exp: str | None, sig: str | None, user_id: str | None
+    ) -> str | None:
+        return self._blobs.verify(method, key, exp, sig, user_id)
 
 
 # The signed part of each URL: what it may touch, not its cosmetic file name (names reach

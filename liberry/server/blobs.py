@@ -32,22 +32,34 @@ class Blobs:
         return self.root / "runs" / str(run_pk) / validate_file_name(name)
 
     # -- signing -----------------------------------------------------------------------
-    def _sign(self, method: str, path: str, expires: int) -> str:
-        mac = hmac.new(self.secret, f"{method} {path} {expires}".encode(), hashlib.sha256)
+    # A URL minted for a user carries `u=<user id>`, signed with the rest: the route checks
+    # on use that this user still reaches the resource, so a URL stops working as soon as
+    # its user leaves the team or is deleted, not when it expires a day later.
+    def _sign(self, method: str, path: str, expires: int, user_id: str | None = None) -> str:
+        message = f"{method} {path} {expires}" + (f" u{user_id}" if user_id else "")
+        mac = hmac.new(self.secret, message.encode(), hashlib.sha256)
         return base64.urlsafe_b64encode(mac.digest()[:18]).decode()
 
-    def signed_path(self, method: str, run_pk: int, name: str) -> str:
+    def signed_query(self, method: str, key: str, user_id: int | None = None) -> str:
+        """`exp=..[&u=..]&sig=..` signing `key` (any stable string naming the resource) for
+        `method` (and `user_id`); checked with `verify(method, key, exp, sig, u)`."""
+        expires = int(time.time()) + URL_LIFETIME_S
+        uid = None if user_id is None else str(user_id)
+        user = "" if uid is None else f"&u={uid}"
+        return f"exp={expires}{user}&sig={self._sign(method, key, expires, uid)}"
+
+    def signed_path(self, method: str, run_pk: int, name: str, user_id: int | None = None) -> str:
         path = f"/storage/runs/{run_pk}/{quote(name)}"
-        expires = int(time.time()) + URL_LIFETIME_S
-        return f"{path}?exp={expires}&sig={self._sign(method, path, expires)}"
+        return f"{path}?{self.signed_query(method, path, user_id)}"
 
-    def signed_query(self, method: str, key: str) -> str:
-        """`exp=..&sig=..` signing `key` (any stable string naming the resource) for `method`;
-        checked with `verify(method, key, exp, sig)`."""
-        expires = int(time.time()) + URL_LIFETIME_S
-        return f"exp={expires}&sig={self._sign(method, key, expires)}"
-
-    def verify(self, method: str, path: str, exp: str | None, sig: str | None) -> str | None:
+    def verify(
+        self,
+        method: str,
+        path: str,
+        exp: str | None,
+        sig: str | None,
+        user_id: str | None = None,
+    ) -> str | None:
         """None when the signature holds, else a message saying why the URL is refused."""
         if not exp or not sig:
             return "this storage URL is not signed: ask the API for a fresh upload/download URL"
@@ -57,7 +69,7 @@ class Blobs:
             return "malformed storage URL expiry"
         if expires < time.time():
             return "this storage URL has expired: ask the API for a fresh one"
-        if not hmac.compare_digest(self._sign(method, path, expires), sig):
+        if not hmac.compare_digest(self._sign(method, path, expires, user_id), sig):
             return "invalid storage URL signature"
         return None
 

@@ -1,6 +1,7 @@
 """The server's data directory: database, file bytes, signing secret and the admin key.
 
-Layout: `liberry.db` (SQLite), `files/` (run files), `secret` and `api_key` (mode 0600).
+Layout: `liberry.db` (SQLite), `files/` (run files), and, mode 0600: `secret` (signs storage
+URLs), `key_secret` (keys the API-key hashes) and `api_key` (the first admin's key).
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ def _write_private(path: Path, text: str) -> None:
     os.chmod(path, 0o600)
 
 
+def _private_secret(path: Path) -> bytes:
+    """The random secret in `path`, created (mode 0600) on first use."""
+    if not path.exists():
+        _write_private(path, secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
 @dataclass
 class DataDir:
     path: Path
@@ -34,11 +42,10 @@ class DataDir:
     def open(cls, path: Path, database_url: str | None = None) -> DataDir:
         path = path.expanduser().resolve()
         path.mkdir(parents=True, exist_ok=True)
-        secret_file = path / "secret"
-        if not secret_file.exists():
-            _write_private(secret_file, secrets.token_hex(32))
-        secret = secret_file.read_text().strip().encode()
-        store = Store(database_url or sqlite_url(path / "liberry.db"))
+        secret = _private_secret(path / "secret")
+        # Separate from the URL-signing secret: either can be replaced without the other.
+        key_secret = _private_secret(path / "key_secret")
+        store = Store(database_url or sqlite_url(path / "liberry.db"), key_secret=key_secret)
         key = store.bootstrap()
         key_file = path / "api_key"
         created = key is not None

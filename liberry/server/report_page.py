@@ -19,8 +19,9 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from ..report_blocks import Block, Panel, RunSetRef, read_blocks
-from .store import projects, views
+from .access import Access
 from .store import tables as t
+from .store import views
 from .store.errors import StoreError
 from .store.history import sampled_history
 
@@ -51,12 +52,14 @@ def vega_bundle() -> Path | None:
 
 
 def find_report(
-    conn: Connection, entity: str, project: str, slug: str
+    access: Access, entity: str, project: str, slug: str
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """(view, project) for a URL's last part: `Title--<id>` (W&B's form) or a report name."""
+    """(view, project) for a URL's last part: `Title--<id>` (W&B's form) or a report name;
+    None when it does not exist or the caller may not see it (the same answer)."""
     from .graphql.views import view_pk
 
-    proj = projects.get_project(conn, entity, project)
+    conn = access.conn
+    proj = access.project(entity, project)
     if proj is None:
         return None
     row = None
@@ -81,10 +84,12 @@ def _script_json(value: Any) -> str:
     return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def _runs_of(conn: Connection, runset: RunSetRef, default: dict[str, Any]) -> list[dict[str, Any]]:
+def _runs_of(access: Access, runset: RunSetRef, default: dict[str, Any]) -> list[dict[str, Any]]:
+    """The newest runs of a run set's project: only a project the reader may see."""
+    conn = access.conn
     proj = default
     if runset.entity and runset.project:
-        proj = projects.get_project(conn, runset.entity, runset.project) or {}
+        proj = access.project(runset.entity, runset.project) or {}
     if not proj:
         return []
     stmt = (
@@ -119,9 +124,10 @@ def _chart(conn: Connection, panel: Panel, runs: list[dict[str, Any]]) -> dict[s
     return spec
 
 
-def _panel_grid(conn: Connection, block: Block, project: dict[str, Any], charts: list) -> str:
+def _panel_grid(access: Access, block: Block, project: dict[str, Any], charts: list) -> str:
+    conn = access.conn
     runsets = block.runsets or [RunSetRef("Run set", None, None)]
-    runs = [r for rs in runsets for r in _runs_of(conn, rs, project)]
+    runs = [r for rs in runsets for r in _runs_of(access, rs, project)]
     parts = ['<section class="panel-grid">']
     names = ", ".join(
         f"{rs.name} ({rs.entity or project['entity_name']}/{rs.project or project['name']})"
@@ -147,7 +153,7 @@ def _panel_grid(conn: Connection, block: Block, project: dict[str, Any], charts:
     return "".join(parts)
 
 
-def _block_html(conn: Connection, block: Block, project: dict[str, Any], charts: list) -> str:
+def _block_html(access: Access, block: Block, project: dict[str, Any], charts: list) -> str:
     kind = block.type
     if kind == "heading":
         level = min(max(block.level or 1, 1), 6)
@@ -172,7 +178,7 @@ def _block_html(conn: Connection, block: Block, project: dict[str, Any], charts:
             return f"<figure>{img}<figcaption>{caption}</figcaption></figure>"
         return f"<p>[image] {caption}</p>"
     if kind == "panel-grid":
-        return _panel_grid(conn, block, project, charts)
+        return _panel_grid(access, block, project, charts)
     if block.text:
         return f"<p>{_esc(block.text)}</p>"
     return f'<p class="empty">[{_esc(kind)} block]</p>'
@@ -188,12 +194,12 @@ for (const el of document.querySelectorAll("[data-chart]")) {
 </script>"""
 
 
-def render_report(conn: Connection, view: dict[str, Any], project: dict[str, Any]) -> str:
+def render_report(access: Access, view: dict[str, Any], project: dict[str, Any]) -> str:
     """The page's HTML (one document, styles inline, charts as Vega-Lite JSON)."""
     spec = json.loads(view["spec"])
     blocks = read_blocks(spec if isinstance(spec, dict) else {})
     charts: list[dict[str, Any]] = []
-    body = "\n".join(_block_html(conn, b, project, charts) for b in blocks)
+    body = "\n".join(_block_html(access, b, project, charts) for b in blocks)
     title = view.get("display_name") or view["name"]
     meta = (
         f"{_esc(project['entity_name'])}/{_esc(project['name'])} &middot; "

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..store import artifacts as store
-from ..store import projects, runs
+from ..store import runs
 from ..store.artifact_names import b64_md5_to_hex
 from ..store.errors import NotFound, StoreError
 from ..store.util import encode_id
@@ -30,10 +30,7 @@ def _project(ctx: RequestContext, entity: str | None, project: str | None) -> di
     entity = entity or ctx.user["username"]
     if not project:
         raise StoreError("projectName is required")
-    row = projects.get_project(ctx.conn, entity, project)
-    if row is None:
-        raise NotFound(f"project {entity}/{project} not found")
-    return row
+    return ctx.access.require_project(entity, project)
 
 
 def _run(ctx: RequestContext, project: dict[str, Any], name: str | None) -> dict[str, Any]:
@@ -43,14 +40,14 @@ def _run(ctx: RequestContext, project: dict[str, Any], name: str | None) -> dict
     return run
 
 
-def _pending(ctx: RequestContext, opaque: str | None) -> dict[str, Any]:
-    row = store.require_artifact(ctx.conn, artifact_pk(opaque))
-    return row
+def _artifact(ctx: RequestContext, opaque: str | None) -> dict[str, Any]:
+    """The artifact named by an opaque id, when the caller reaches its project."""
+    return ctx.access.artifact(artifact_pk(opaque))
 
 
 def _manifest_payload(ctx: RequestContext, row: dict[str, Any], digest: str | None) -> Any:
     expected = store.expect_manifest(ctx.conn, row["id"], digest or "")
-    url = ctx.absolute(storage_of(ctx).upload_manifest_path(row["id"], expected))
+    url = ctx.absolute(storage_of(ctx).upload_manifest_path(row["id"], expected, ctx.user["id"]))
     return {
         "artifactManifest": {
             "id": encode_id("ArtifactManifest", row["id"]),
@@ -81,7 +78,7 @@ class ArtifactMutationFields:
 
     def createArtifactManifest(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         ctx = _ctx(info)
-        row = _pending(ctx, input.get("artifactID"))
+        row = _artifact(ctx, input.get("artifactID"))
         return _manifest_payload(ctx, row, input.get("digest"))
 
     def updateArtifactManifest(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
@@ -92,7 +89,7 @@ class ArtifactMutationFields:
         key = decode_id("ArtifactManifest", opaque)
         if key is None or not key.isdigit():
             raise StoreError(f"malformed artifact manifest id {opaque!r}")
-        row = store.require_artifact(ctx.conn, int(key))
+        row = ctx.access.artifact(int(key))
         return _manifest_payload(ctx, row, input.get("digest"))
 
     def createArtifactFiles(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +99,7 @@ class ArtifactMutationFields:
         edges: list[dict[str, Any]] = []
         for item in input.get("artifactFiles") or []:
             pk = artifact_pk(item.get("artifactID"))
-            row = rows.get(pk) or rows.setdefault(pk, store.require_artifact(ctx.conn, pk))
+            row = rows.get(pk) or rows.setdefault(pk, ctx.access.artifact(pk))
             if row["state"] != store.PENDING:
                 raise StoreError("files can only be added to an artifact that is not committed")
             name = item.get("name") or ""
@@ -111,7 +108,7 @@ class ArtifactMutationFields:
             url = (
                 None
                 if storage.has(md5_hex)
-                else ctx.absolute(storage.upload_file_path(pk, md5_hex, name))
+                else ctx.absolute(storage.upload_file_path(pk, md5_hex, name, ctx.user["id"]))
             )
             edges.append(
                 {
@@ -142,7 +139,7 @@ class ArtifactMutationFields:
         storage = storage_of(ctx)
         row = store.commit(
             ctx.conn,
-            artifact_pk(input.get("artifactID")),
+            _artifact(ctx, input.get("artifactID"))["id"],
             lambda md5: storage.blob_path(md5).read_bytes(),
             storage.has,
         )
@@ -152,7 +149,7 @@ class ArtifactMutationFields:
         ctx = _ctx(info)
         project = _project(ctx, input.get("entityName"), input.get("projectName"))
         run = _run(ctx, project, input.get("runName"))
-        row = store.require_artifact(ctx.conn, artifact_pk(input.get("artifactID")))
+        row = _artifact(ctx, input.get("artifactID"))
         if row["state"] != store.COMMITTED:
             raise StoreError(
                 f"artifact {row['collection_name']!r} is not committed yet: wait() for it"
@@ -161,20 +158,20 @@ class ArtifactMutationFields:
         return {"artifact": ArtifactObj(row), "clientMutationId": input.get("clientMutationId")}
 
     def addAliases(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
-        store.add_aliases(
-            _ctx(info).conn, artifact_pk(input.get("artifactID")), _alias_names(input)
-        )
+        ctx = _ctx(info)
+        pk = _artifact(ctx, input.get("artifactID"))["id"]
+        store.add_aliases(ctx.conn, pk, _alias_names(input))
         return {"success": True, "clientMutationId": input.get("clientMutationId")}
 
     def deleteAliases(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
-        store.delete_aliases(
-            _ctx(info).conn, artifact_pk(input.get("artifactID")), _alias_names(input)
-        )
+        ctx = _ctx(info)
+        pk = _artifact(ctx, input.get("artifactID"))["id"]
+        store.delete_aliases(ctx.conn, pk, _alias_names(input))
         return {"success": True, "clientMutationId": input.get("clientMutationId")}
 
     def updateArtifact(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         ctx = _ctx(info)
-        pk = artifact_pk(input.get("artifactID"))
+        pk = _artifact(ctx, input.get("artifactID"))["id"]
         row = store.update_artifact(
             ctx.conn, pk, input.get("description"), metadata_text(input.get("metadata"))
         )
@@ -184,8 +181,8 @@ class ArtifactMutationFields:
 
     def deleteArtifact(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         ctx = _ctx(info)
-        pk = artifact_pk(input.get("artifactID"))
-        row = store.require_artifact(ctx.conn, pk)
+        row = _artifact(ctx, input.get("artifactID"))
+        pk = row["id"]
         digests = store.delete_artifact(ctx.conn, pk, bool(input.get("deleteAliases")))
         hexes = [d if len(d) == 32 else _hex_or_none(d) for d in digests]
         wanted = [h for h in hexes if h]

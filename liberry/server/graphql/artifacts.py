@@ -11,7 +11,7 @@ from ..artifact_storage import ArtifactStorage, storage_for
 from ..store import artifacts as store
 from ..store import lineage as lineage_store
 from ..store.artifact_names import b64_md5_to_hex, parse_artifact_name
-from ..store.errors import StoreError
+from ..store.errors import NotFound, StoreError
 from ..store.util import decode_id, encode_id, iso_to_wandb, loads_object
 from .connections import connection, id_cursor, page_size, parse_id_cursor
 from .context import RequestContext
@@ -38,13 +38,11 @@ def artifact_pk(opaque: str | None) -> int:
 
 
 def _project_obj(ctx: RequestContext, project_id: int) -> Any:
-    from ..store import projects
     from .objects import ProjectObj
 
-    memo = ctx.memo.setdefault("projects_by_id", {})
-    row = memo.get(project_id)
-    if row is None:
-        row = memo[project_id] = projects.get_project_by_id(ctx.conn, project_id)
+    row = ctx.access.project_by_id(project_id)
+    if row is None:  # reached only through a checked object, so its project is visible
+        raise NotFound("project not found")
     return ProjectObj(row)
 
 
@@ -224,7 +222,9 @@ class ArtifactObj:
         md5 = self.row.get("manifest_md5")
         if not md5:
             return None
-        url = ctx.absolute(storage_of(ctx).download_path(md5, "wandb_manifest.json"))
+        url = ctx.absolute(
+            storage_of(ctx).download_path(md5, "wandb_manifest.json", ctx.user["id"])
+        )
         return {
             "id": encode_id("ArtifactManifest", self.row["id"]),
             "file": {
@@ -269,9 +269,11 @@ class ArtifactObj:
         if self.row.get("run_id") is None:
             return None
         run = runs.get_run_by_pk(ctx.conn, self.row["run_id"])
-        if run is None:
+        # A run of an entity the caller does not reach is left out, as if deleted.
+        project = ctx.access.project_by_id(run["project_id"]) if run else None
+        if run is None or project is None:
             return None
-        return RunObj(run, _project_obj(ctx, run["project_id"]).row)
+        return RunObj(run, project)
 
     def usedBy(self, info: Info, after: str | None = None, first: int | None = None) -> Any:
         from ..store import runs
@@ -281,8 +283,9 @@ class ArtifactObj:
         found = []
         for run_id in store.runs_using(ctx.conn, self.row["id"]):
             run = runs.get_run_by_pk(ctx.conn, run_id)
-            if run is not None:
-                found.append(RunObj(run, _project_obj(ctx, run["project_id"]).row))
+            project = ctx.access.project_by_id(run["project_id"]) if run else None
+            if run is not None and project is not None:
+                found.append(RunObj(run, project))
         return connection(found, False, lambda r: id_cursor(r.row["id"]), lambda r: r)
 
     def lineage(
@@ -295,7 +298,17 @@ def lineage_graph(
     info: Info, start: str, pk: int, depth: int | None, direction: str | None
 ) -> dict[str, Any]:
     """`ArtifactLineage` around an artifact or a run: store keys become global ids."""
-    graph = lineage_store.lineage(_ctx(info).conn, pk, depth, direction or "both", start)
+    ctx = _ctx(info)
+    graph = lineage_store.lineage(ctx.conn, pk, depth, direction or "both", start)
+    # Nodes in entities the caller does not reach are dropped, with their edges.
+    visible = ctx.access.visible_project_ids(n["project_id"] for n in graph.nodes)
+    shown = {(n["kind"], n["pk"]) for n in graph.nodes if n["project_id"] in visible}
+    graph.nodes = [n for n in graph.nodes if (n["kind"], n["pk"]) in shown]
+    graph.edges = [
+        e
+        for e in graph.edges
+        if ("artifact", e["artifact"]) in shown and ("run", e["run"]) in shown
+    ]
 
     def key(kind: str, pk: int) -> str:
         return encode_id("Artifact" if kind == "artifact" else "Run", pk)
@@ -365,7 +378,7 @@ class ArtifactFileObj:
             md5_hex = b64_md5_to_hex(row["digest"], f"file {row['name']!r}")
             self.storagePath = f"artifact-blobs/{md5_hex}"
             self.directUrl = self.url = ctx.absolute(
-                storage_of(ctx).download_path(md5_hex, row["name"])
+                storage_of(ctx).download_path(md5_hex, row["name"], ctx.user["id"])
             )
         self.uploadUrl = None
         self.artifact = artifact
@@ -411,10 +424,13 @@ class RunArtifactFields:
     row: dict[str, Any]
 
     def _artifacts(self, info: Info, kind: str, after: str | None, first: int | None) -> Any:
-        conn = _ctx(info).conn
+        ctx = _ctx(info)
+        conn = ctx.conn
         size = page_size(first, 50)
         rows = store.run_artifacts(conn, self.row["id"], kind, size + 1, parse_id_cursor(after))
-        page = rows[:size]
+        # A run may have used an artifact of an entity the caller does not reach (its user
+        # left that team since): such versions are left out, as if deleted.
+        page = [r for r in rows[:size] if ctx.access.project_by_id(r["project_id"]) is not None]
         aliases = store.aliases_of(conn, [r["id"] for r in page])
         run_id = self.row["id"]
         return connection(
@@ -446,8 +462,10 @@ class ArtifactQueryFields:
         key = decode_id("Artifact", id)
         if key is None or not key.isdigit():
             return None
-        row = store.get_artifact(_ctx(info).conn, int(key))
-        return ArtifactObj(row) if row else None
+        try:
+            return ArtifactObj(_ctx(info).access.artifact(int(key)))
+        except NotFound:
+            return None
 
 
 def metadata_text(value: Any) -> str | None:

@@ -18,7 +18,11 @@ def page_size(first: int | None, default: int = 50) -> int:
         return default
     if first < 0:
         raise StoreError(f"`first` must be >= 0, got {first}")
-    return min(first, MAX_PAGE)
+    if first > MAX_PAGE:
+        raise StoreError(
+            f"`first` is {first}; the limit is {MAX_PAGE} per page (page with `after`)"
+        )
+    return first
 
 
 def id_cursor(pk: int) -> str:

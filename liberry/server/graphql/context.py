@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection
 
+from ..access import Access
 from ..blobs import Blobs
 from ..store import Store
 
@@ -23,6 +25,12 @@ class RequestContext:
     blobs: Blobs
     # Per-request memo (e.g. project rows by id) so nested fields don't re-query.
     memo: dict[Any, Any] = field(default_factory=dict)
+
+    @cached_property
+    def access(self) -> Access:
+        """The caller's reach (see access.py); every resolver asks it before touching a row
+        named by an argument."""
+        return Access(self.conn, self.user)
 
     def absolute(self, path: str) -> str:
         return self.base_url.rstrip("/") + path

@@ -31,6 +31,7 @@ from graphql import (
 from ..blobs import Blobs
 from ..store import Store
 from ..store.errors import StoreError
+from . import limits
 from .context import RequestContext
 from .lean import LeanExecutionContext, never_awaitable
 from .root import Mutation, Query
@@ -93,11 +94,32 @@ class GraphQLService:
         self._document = lru_cache(maxsize=512)(self._parse_and_validate)
 
     def _parse_and_validate(self, text: str) -> DocumentNode | list[GraphQLError]:
+        if len(text) > limits.MAX_QUERY_CHARS:
+            message = (
+                f"the query is {len(text)} characters long; the limit is {limits.MAX_QUERY_CHARS}"
+            )
+            return [GraphQLError(message)]
         try:
-            document = parse(text)
+            document = parse(text, max_tokens=limits.MAX_TOKENS)
+            limits.check_document(document)
         except GraphQLError as exc:
+            # graphql-core's own words name no number: say which limit was hit.
+            if "more than" in exc.message and "tokens" in exc.message:
+                exc = GraphQLError(
+                    f"the query has more than {limits.MAX_TOKENS} tokens (the limit)"
+                )
+            elif "nested too deeply" in exc.message:
+                exc = GraphQLError(
+                    f"the query is nested deeper than {limits.MAX_DEPTH} levels (the limit)"
+                )
             return [exc]
-        errors = validate(self.schema, document, _RULES)
+        except RecursionError:  # a document nested past the parser's own recursion limit
+            return [
+                GraphQLError(
+                    f"the query is nested deeper than {limits.MAX_DEPTH} levels (the limit)"
+                )
+            ]
+        errors = validate(self.schema, document, _RULES, max_errors=50)
         return list(errors) if errors else document
 
     def execute(self, body: Any, user: dict[str, Any], base_url: str) -> dict[str, Any]:

@@ -85,20 +85,8 @@ class UserObj:
         }
 
     def teams(self, info: Info, first: int | None = None) -> dict[str, Any]:
-        from sqlalchemy import select
-
-        from ..store import tables as t
-
-        rows = (
-            ctx_of(info)
-            .conn.execute(
-                select(t.entities)
-                .where(t.entities.c.user_id == self.row["id"])
-                .order_by(t.entities.c.id)
-            )
-            .mappings()
-        )
-        return {"edges": [{"node": EntityObj(dict(r))} for r in rows]}
+        rows = accounts.teams_of(ctx_of(info).conn, self.row["id"])
+        return {"edges": [{"node": EntityObj(r)} for r in rows]}
 
 
 class EntityObj:
@@ -115,7 +103,12 @@ class EntityObj:
 
 def project_connection(info: Info, entity: str | None, first: int | None, after: str | None) -> Any:
     size = page_size(first, 100)
-    rows = projects.list_projects(ctx_of(info).conn, entity, size + 1, parse_id_cursor(after))
+    access = ctx_of(info).access
+    if entity is not None and access.entity(entity) is None:
+        return connection([], False, str, ProjectObj)  # someone else's entity: nothing
+    rows = projects.list_projects(
+        ctx_of(info).conn, entity, size + 1, parse_id_cursor(after), access.entity_ids
+    )
     return connection(rows[:size], len(rows) > size, lambda r: id_cursor(r["id"]), ProjectObj)
 
 
@@ -479,9 +472,12 @@ def _opt_int(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise StoreError(f"expected an integer step, got {value!r}")
     try:
-        return int(value)
-    except ValueError:
-        raise StoreError(f"expected an integer step, got {value!r}") from None
+        step = int(value)
+    except (ValueError, OverflowError):  # "abc", NaN, Infinity
+        raise StoreError(f"expected an integer step, got {str(value)[:40]!r}") from None
+    # Steps are 64-bit in the database; a bound past that range bounds nothing. (One below
+    # the maximum: sampledHistory turns an inclusive maxStep into an exclusive one with +1.)
+    return max(-(2**63), min(step, 2**63 - 2))
 
 
 class FileObj:
@@ -494,13 +490,16 @@ class FileObj:
         self.updatedAt = iso_to_wandb(row["updated_at"])
         self.md5 = row.get("md5")
         self.digest = row.get("md5")
-        self.directUrl = ctx.absolute(ctx.blobs.signed_path("GET", run_pk, row["name"]))
+        self.directUrl = ctx.absolute(
+            ctx.blobs.signed_path("GET", run_pk, row["name"], ctx.user["id"])
+        )
         self._run_pk = run_pk
         self._ctx = ctx
 
     def url(self, info: Info, upload: bool | None = None) -> str:
         method = "PUT" if upload else "GET"
-        return self._ctx.absolute(self._ctx.blobs.signed_path(method, self._run_pk, self.name))
+        ctx = self._ctx
+        return ctx.absolute(ctx.blobs.signed_path(method, self._run_pk, self.name, ctx.user["id"]))
 
 
 class SweepStats:
@@ -625,9 +624,9 @@ class AgentObj:
 
     def sweep(self, info: Info) -> SweepObj | None:
         if self._sweep is None:
-            conn = ctx_of(info).conn
-            row = sweep_store.get_sweep_by_pk(conn, self.row["sweep_id"])
-            project = projects.get_project_by_id(conn, row["project_id"]) if row else None
+            ctx = ctx_of(info)
+            row = sweep_store.get_sweep_by_pk(ctx.conn, self.row["sweep_id"])
+            project = ctx.access.project_by_id(row["project_id"]) if row else None
             self._sweep = SweepObj(row, project) if row and project else None
         return self._sweep
 

@@ -9,6 +9,7 @@ from ..store.errors import NotFound, StoreError
 from ..store.util import decode_id
 from .artifact_mutations import ArtifactMutationFields
 from .artifacts import ArtifactQueryFields
+from .connections import page_size
 from .context import DEFAULT_PROJECT
 from .objects import (
     EntityObj,
@@ -57,13 +58,13 @@ class Query(ArtifactQueryFields, ViewQueryFields):
     def project(self, info: Info, name: str | None = None, entityName: str | None = None) -> Any:
         if not name:
             return None
-        row = projects.get_project(ctx_of(info).conn, _entity_or_default(info, entityName), name)
+        row = ctx_of(info).access.project(_entity_or_default(info, entityName), name)
         return ProjectObj(row) if row else None
 
     model = project
 
     def entity(self, info: Info, name: str) -> EntityObj | None:
-        row = accounts.entity_by_name(ctx_of(info).conn, name)
+        row = ctx_of(info).access.entity(name)
         return EntityObj(row) if row else None
 
     def users(
@@ -73,7 +74,10 @@ class Query(ArtifactQueryFields, ViewQueryFields):
         first: int | None = None,
         after: str | None = None,
     ) -> dict[str, Any]:
-        rows = accounts.search_users(ctx_of(info).conn, query, first or 50)
+        ctx = ctx_of(info)
+        rows = accounts.search_users(ctx.conn, query, page_size(first, 50))
+        if not ctx.access.admin:  # a user sees only themself: no directory of accounts
+            rows = [r for r in rows if r["id"] == ctx.user["id"]]
         return {
             "edges": [{"node": UserObj(r), "cursor": str(r["id"])} for r in rows],
             "pageInfo": {"endCursor": None, "hasNextPage": False, "hasPreviousPage": False},
@@ -82,8 +86,11 @@ class Query(ArtifactQueryFields, ViewQueryFields):
     def user(self, info: Info, userName: str | None = None, id: str | None = None) -> Any:
         if userName is None:
             return None
-        row = accounts.user_by_name(ctx_of(info).conn, userName)
-        return UserObj(row) if row else None
+        ctx = ctx_of(info)
+        row = accounts.user_by_name(ctx.conn, userName)
+        if row is None or not (ctx.access.admin or row["id"] == ctx.user["id"]):
+            return None
+        return UserObj(row)
 
 
 def _run_pk(opaque: str) -> int:
@@ -94,11 +101,9 @@ def _run_pk(opaque: str) -> int:
 
 
 def _find_run(info: Info, entity: str, project: str, name: str) -> tuple[dict, dict]:
-    conn = ctx_of(info).conn
-    proj = projects.get_project(conn, entity, project)
-    if proj is None:
-        raise NotFound(f"project {entity}/{project} not found")
-    run = runs.get_run(conn, proj["id"], name)
+    ctx = ctx_of(info)
+    proj = ctx.access.require_project(entity, project)
+    run = runs.get_run(ctx.conn, proj["id"], name)
     if run is None:
         raise NotFound(f"run {entity}/{project}/{name} not found")
     return proj, run
@@ -110,13 +115,10 @@ class Mutation(SweepMutations, ArtifactMutationFields, ViewMutations):
         user_id = ctx.user["id"]
         pk = _run_pk(input["id"]) if input.get("id") else None
         if pk is not None:
-            existing = runs.get_run_by_pk(ctx.conn, pk)
-            if existing is None:
-                raise NotFound("no run with that id: it may have been deleted")
-            project = projects.get_project_by_id(ctx.conn, existing["project_id"])
-            assert project is not None
+            _, project = ctx.access.run(pk)
         else:
             entity = _entity_or_default(info, input.get("entityName"))
+            ctx.access.writable_entity(entity)
             project, _ = projects.upsert_project(
                 ctx.conn, entity, input.get("modelName") or DEFAULT_PROJECT, user_id=user_id
             )
@@ -130,9 +132,11 @@ class Mutation(SweepMutations, ArtifactMutationFields, ViewMutations):
         name = input.get("name")
         if not name:
             raise StoreError("upsertModel needs a project `name`")
+        entity = _entity_or_default(info, input.get("entityName"))
+        ctx.access.writable_entity(entity)
         row, inserted = projects.upsert_project(
             ctx.conn,
-            _entity_or_default(info, input.get("entityName")),
+            entity,
             name,
             user_id=ctx.user["id"],
             description=input.get("description"),
@@ -149,7 +153,12 @@ class Mutation(SweepMutations, ArtifactMutationFields, ViewMutations):
             "runID": _opaque_run(run["id"]),
             "uploadHeaders": [],
             "files": [
-                {"name": n, "uploadUrl": ctx.absolute(ctx.blobs.signed_path("PUT", run["id"], n))}
+                {
+                    "name": n,
+                    "uploadUrl": ctx.absolute(
+                        ctx.blobs.signed_path("PUT", run["id"], n, ctx.user["id"])
+                    ),
+                }
                 for n in names
             ],
         }
@@ -162,6 +171,7 @@ class Mutation(SweepMutations, ArtifactMutationFields, ViewMutations):
     def deleteRun(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         ctx = ctx_of(info)
         pk = _run_pk(input["id"])
+        ctx.access.run(pk)
         runs.delete_run(ctx.conn, pk)
         ctx.memo.setdefault("after_commit", []).append(lambda: ctx.blobs.delete_run(pk))
         return {"clientMutationId": input.get("clientMutationId")}
@@ -177,12 +187,15 @@ class Mutation(SweepMutations, ArtifactMutationFields, ViewMutations):
             if key is None or not key.isdigit():
                 raise StoreError(f"malformed file id {opaque!r}")
             ids.append(int(key))
+        ctx_of(info).access.run_files(ids)
         ctx_of(info).conn.execute(delete(t.run_files).where(t.run_files.c.id.in_(ids)))
         return {"success": True}
 
     def generateApiKey(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         ctx = ctx_of(info)
-        key = accounts.create_api_key(ctx.conn, ctx.user["id"], input.get("description") or "api")
+        key = accounts.create_api_key(
+            ctx.conn, ctx.user["id"], ctx.store.key_secret, input.get("description") or "api"
+        )
         keys = accounts.api_keys_of(ctx.conn, ctx.user["id"])
         from ..store.util import encode_id
 

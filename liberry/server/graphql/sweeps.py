@@ -28,7 +28,7 @@ def _find_sweep(info: Info, entity: str | None, project: str | None, name: str) 
     conn = ctx_of(info).conn
     entity = ctx_of(info).entity_or_default(entity)
     path = f"{entity}/{project or DEFAULT_PROJECT}/{name}"
-    proj = projects.get_project(conn, entity, project or DEFAULT_PROJECT)
+    proj = ctx_of(info).access.project(entity, project or DEFAULT_PROJECT)
     sweep = sweep_store.get_sweep(conn, proj["id"], name, for_update=True) if proj else None
     if proj is None or sweep is None:
         raise NotFound(f"sweep {path} not found: check the sweep id that `wandb sweep` printed")
@@ -41,17 +41,14 @@ class SweepMutations:
     def upsertSweep(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         ctx = ctx_of(info)
         if input.get("id"):
-            sweep = sweep_store.get_sweep_by_pk(
-                ctx.conn, _pk_of("Sweep", input["id"], "sweep"), for_update=True
+            sweep, project = ctx.access.sweep(
+                _pk_of("Sweep", input["id"], "sweep"), for_update=True
             )
-            if sweep is None:
-                raise NotFound("no sweep with that id: it may have been deleted")
-            project = projects.get_project_by_id(ctx.conn, sweep["project_id"])
-            assert project is not None
             sweep, warnings = controller.update_sweep(ctx.conn, sweep, input)
             inserted = False
         else:
             entity = ctx.entity_or_default(input.get("entityName"))
+            ctx.access.writable_entity(entity)
             project, _ = projects.upsert_project(
                 ctx.conn,
                 entity,
@@ -84,6 +81,7 @@ class SweepMutations:
     def agentHeartbeat(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         ctx = ctx_of(info)
         agent_pk = _pk_of("Agent", input["id"], "agent")
+        ctx.access.agent(agent_pk)
         try:
             run_state = loads_object(input.get("runState"), "runState")
         except ValueError as exc:
@@ -99,5 +97,7 @@ class SweepMutations:
     def deleteSweeps(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         ctx = ctx_of(info)
         pks = [_pk_of("Sweep", opaque, "sweep") for opaque in input["ids"]]
+        for pk in pks:
+            ctx.access.sweep(pk)
         count = sweep_store.delete_sweeps(ctx.conn, pks, delete_runs=bool(input.get("deleteRuns")))
         return {"affectedCount": count, "clientMutationId": input.get("clientMutationId")}

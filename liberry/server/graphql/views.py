@@ -41,14 +41,18 @@ def _project(
     The single project lookup of this module: route it through the access check."""
     ctx = _ctx(info)
     if project_id is not None:
-        return projects.get_project_by_id(ctx.conn, project_id)
+        return ctx.access.project_by_id(project_id)
     entity = ctx.entity_or_default(entity)
     if not name:
         raise StoreError("a report needs a project: pass projectName (and entityName)")
     if write:
+        existing = ctx.access.project(entity, name)
+        if existing is not None:
+            return existing
+        ctx.access.writable_entity(entity)  # another's entity: "not found", nothing created
         row, _ = projects.upsert_project(ctx.conn, entity, name, user_id=ctx.user["id"])
         return row
-    return projects.get_project(ctx.conn, entity, name)
+    return ctx.access.project(entity, name)
 
 
 def view_pk(opaque: str | None) -> int:

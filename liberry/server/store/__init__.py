@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import threading
+import logging
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,6 +16,8 @@ from .errors import NotFound, StoreError
 
 __all__ = ["NotFound", "Store", "StoreError"]
 
+log = logging.getLogger(__name__)
+
 
 class Store:
     """Owns the engine; hands out read and write transactions.
@@ -22,12 +25,19 @@ class Store:
     Writes use `BEGIN IMMEDIATE` on SQLite so concurrent writers queue instead of failing.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, key_secret: bytes | None = None) -> None:
+        """`key_secret` keys the API-key hashes (the data dir's `key_secret` file). Without
+        one, a random secret lives as long as this object: keys it issues work only through
+        it, and sha256 rows of older stores are left unconverted (and unusable)."""
         self.url = url
         self.engine: Engine = create_store_engine(url)
         migrate(self.engine)
-        self._key_cache: dict[str, dict[str, Any]] = {}
-        self._key_lock = threading.Lock()
+        self.key_secret = key_secret or secrets.token_bytes(32)
+        if key_secret is not None:
+            with self.write() as conn:
+                converted = accounts.convert_legacy_hashes(conn, key_secret)
+            if converted:
+                log.info("re-hashed %d API key(s) with the server's key secret", converted)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -45,28 +55,19 @@ class Store:
             if accounts.user_count(conn):
                 return None
             user_id = accounts.create_user(conn, username, admin=True)
-            return accounts.create_api_key(conn, user_id)
+            return accounts.create_api_key(conn, user_id, self.key_secret)
 
     def create_api_key(self, username: str, name: str = "default") -> str:
         with self.write() as conn:
-            user = accounts.user_by_name(conn, username)
-            if user is None:
-                raise NotFound(f"no user called {username!r}")
-            return accounts.create_api_key(conn, user["id"], name)
+            user = accounts.require_user(conn, username)
+            return accounts.create_api_key(conn, user["id"], self.key_secret, name)
 
     def user_for_key(self, key: str) -> dict[str, Any] | None:
-        """The key's user; cached, since every request authenticates."""
-        hashed = accounts.hash_key(key)
-        with self._key_lock:
-            hit = self._key_cache.get(hashed)
-        if hit is not None:
-            return hit
+        """The key's user, read from the database on every call: no cache, so a rotated key
+        or a deleted user (possibly by `liberry user` in another process) stops at once.
+        It is one indexed lookup; the HMAC costs ~1 us."""
         with self.read() as conn:
-            user = accounts.user_for_key(conn, key)
-        if user is not None:
-            with self._key_lock:
-                self._key_cache[hashed] = user
-        return user
+            return accounts.user_for_key(conn, key, self.key_secret)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -89,9 +89,26 @@ def _v5_artifacts(conn: Connection) -> None:
 
 
 def _v6_reports(conn: Connection) -> None:
-    """Reports (W&B's views: `upsertView`, `view`, `project.allViews`; issue #18).
-    v6 is the multi-user work's step: after the merge this one sits after it."""
+    """Reports (W&B's views: `upsertView`, `view`, `project.allViews`; issue #18)."""
     tables.views.create(conn, checkfirst=True)
+
+
+def _v7_teams_and_key_hashes(conn: Connection) -> None:
+    """Multi-user (issue #17): `team_members`, and `api_keys.hashed` saying how a key is
+    hashed (0: the bare sha256 of older stores; Store converts those rows to 1, the keyed
+    HMAC, when it opens with the data dir's key secret). Each existing team's creator becomes
+    its first member, so whoever logged to a team entity before keeps reaching it."""
+    tables.team_members.create(conn, checkfirst=True)
+    if "hashed" not in {c["name"] for c in inspect(conn).get_columns("api_keys")}:
+        conn.execute(text("ALTER TABLE api_keys ADD COLUMN hashed SMALLINT NOT NULL DEFAULT 0"))
+    conn.execute(
+        text(
+            "INSERT INTO team_members (entity_id, user_id, created_at) "
+            "SELECT e.id, e.user_id, e.created_at FROM entities e "
+            "WHERE e.is_team AND e.user_id IS NOT NULL AND NOT EXISTS ("
+            "SELECT 1 FROM team_members m WHERE m.entity_id = e.id AND m.user_id = e.user_id)"
+        )
+    )
 
 
 # Append new steps; never edit a released one.
@@ -102,6 +119,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v4_sweeps,
     _v5_artifacts,
     _v6_reports,
+    _v7_teams_and_key_hashes,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

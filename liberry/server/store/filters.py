@@ -121,21 +121,59 @@ def parse_filters(text: str | None) -> dict[str, Any] | None:
     """The GraphQL `filters` argument (a JSON string) as a dict; None for none/empty/null."""
     if text is None or not text.strip():
         return None
+    if len(text) > MAX_FILTER_CHARS:
+        raise FilterError(
+            f"filters is {len(text)} characters long; the limit is {MAX_FILTER_CHARS}"
+        )
     try:
         value = json.loads(text)
+    except RecursionError:
+        raise FilterError(
+            f"filters nest too deeply; the limit is {MAX_FILTER_DEPTH} levels"
+        ) from None
     except json.JSONDecodeError as exc:
         raise FilterError(
             f"filters is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno} "
             f"(character {exc.pos}); send a JSON object such as "
             '{"config.lr": {"$gt": 0.01}}'
         ) from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise FilterError(f"filters hold a value this server cannot read: {exc}") from None
     if value is None:
         return None
     if not isinstance(value, dict):
         raise FilterError(
             f'filters must be a JSON object, got a {_describe(value)}; e.g. {{"state": "finished"}}'
         )
+    check_filter_size(value)
     return value
+
+
+#: Bounds on a client's filter, so compiling and running it is bounded work.
+MAX_FILTER_CHARS: Final = 1_000_000
+MAX_FILTER_DEPTH: Final = 64  # JSON levels: each $and/$or level is two (object, list)
+MAX_FILTER_VALUES: Final = 10_000
+
+
+def check_filter_size(doc: Any) -> None:
+    """FilterError when `doc` nests deeper than MAX_FILTER_DEPTH or holds more than
+    MAX_FILTER_VALUES keys and values (a huge `$in` list, thousands of `$or` branches)."""
+    count = 0
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_FILTER_VALUES:
+            raise FilterError(
+                f"filters hold more than {MAX_FILTER_VALUES} keys and values (a long $in "
+                f"list?); the limit is {MAX_FILTER_VALUES}"
+            )
+        if depth > MAX_FILTER_DEPTH:
+            raise FilterError(f"filters nest too deeply; the limit is {MAX_FILTER_DEPTH} levels")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
 
 
 def split_path(text: str, where: str) -> tuple[str, ...]:
@@ -560,6 +598,17 @@ def _check_value(value: Any, where: str, op: str) -> Any:
     """`value` if it is JSON data usable as an operand; FilterError otherwise."""
     if isinstance(value, float) and math.isnan(value):
         raise FilterError(f"{op} at {where}: NaN cannot be compared; use a number")
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and not _INT64_MIN <= value <= _INT64_MAX
+    ):
+        # Beyond what the database binds as an integer: compared as the nearest float, the
+        # way stored numbers that large are kept (±inf past float range).
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, list):
@@ -676,6 +725,15 @@ class _Compiler:
         return not_(self.condition(field, value, where))
 
 
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
+MAX_REGEX_CHARS: Final = 1000
+# A group that contains a quantifier and is itself quantified: `(a+)+`, `(x*y)*`, `(a|b+){2,}`.
+_NESTED_QUANTIFIER = re.compile(
+    r"\((?:[^()\\]|\\.)*?(?:[+*]|\{\d*,\d*\})(?:[^()\\]|\\.)*\)\s*(?:[+*]|\{\d*,\d*\})"
+)
+
+
 def _regex(pattern: Any, options: Any, where: str) -> str:
     """A Python regex with `$options` folded in as inline flags; FilterError if invalid."""
     if not isinstance(pattern, str):
@@ -695,6 +753,17 @@ def _regex(pattern: Any, options: Any, where: str) -> str:
         flags |= set(leading.group(1))
         pattern = pattern[leading.end() :]
     full = f"(?{''.join(sorted(flags))}){pattern}" if flags else pattern
+    if len(pattern) > MAX_REGEX_CHARS:
+        raise FilterError(
+            f"$regex at {where} is {len(pattern)} characters; the limit is {MAX_REGEX_CHARS}"
+        )
+    if _NESTED_QUANTIFIER.search(pattern):
+        # SQLite runs $regex with Python's backtracking `re`, which has no time limit:
+        # `(a+)+$` against a long name would hold a worker for minutes.
+        raise FilterError(
+            f"$regex at {where} repeats a repeated group ({_short(pattern)}), which can take "
+            "exponential time; rewrite it without nested quantifiers, e.g. (a+)+ as a+"
+        )
     try:
         re.compile(full)
     except re.error as exc:

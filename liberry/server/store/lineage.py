@@ -105,6 +105,7 @@ def _artifact_nodes(conn: Connection, depths: dict[int, int]) -> list[dict[str, 
             a.c.state,
             a.c.size,
             c.c.name,
+            c.c.project_id,
             ty.c.name.label("type_name"),
             p.c.name.label("project_name"),
             e.c.name.label("entity_name"),
@@ -132,6 +133,7 @@ def _artifact_nodes(conn: Connection, depths: dict[int, int]) -> list[dict[str, 
             "entityName": r.entity_name,
             "projectName": r.project_name,
             "degree": degrees.get(r.id, 0),
+            "project_id": r.project_id,  # for the caller's access check (not in the schema)
         }
         for r in conn.execute(stmt, {"ids": ids})
     ]
@@ -148,6 +150,7 @@ def _run_nodes(conn: Connection, depths: dict[int, int]) -> list[dict[str, Any]]
             r_.c.display_name,
             r_.c.state,
             r_.c.job_type,
+            r_.c.project_id,
             p.c.name.label("project_name"),
             e.c.name.label("entity_name"),
         )
@@ -169,6 +172,7 @@ def _run_nodes(conn: Connection, depths: dict[int, int]) -> list[dict[str, Any]]
             "entityName": r.entity_name,
             "projectName": r.project_name,
             "degree": degrees.get(r.id, 0),
+            "project_id": r.project_id,  # for the caller's access check (not in the schema)
         }
         for r in conn.execute(stmt, {"ids": list(depths)})
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -78,12 +79,19 @@ def upsert_project(
 
 
 def list_projects(
-    conn: Connection, entity: str | None, first: int, after_id: int | None
+    conn: Connection,
+    entity: str | None,
+    first: int,
+    after_id: int | None,
+    entity_ids: Collection[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Projects of an entity (all entities when None), newest first, keyset-paged by id."""
+    """Projects of an entity (all entities when None), newest first, keyset-paged by id;
+    only those of `entity_ids` when given (the entities the caller reaches)."""
     stmt = select(*_PROJECT_COLUMNS).join(t.entities, t.entities.c.id == t.projects.c.entity_id)
     if entity is not None:
         stmt = stmt.where(t.entities.c.name == entity)
+    if entity_ids is not None:
+        stmt = stmt.where(t.projects.c.entity_id.in_(sorted(entity_ids)))
     if after_id is not None:
         stmt = stmt.where(t.projects.c.id < after_id)
     stmt = stmt.order_by(t.projects.c.id.desc()).limit(first)

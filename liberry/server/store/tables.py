@@ -64,9 +64,13 @@ api_keys = Table(
     Column("id", Integer, primary_key=True),
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(255), nullable=False),
-    Column("key_hash", String(64), nullable=False, unique=True),  # sha256 hex of the key
+    # Hex HMAC-SHA256(server key secret, sha256 hex of the key) when `hashed` is 1 (see
+    # accounts.hash_key); the bare sha256 hex in rows of stores before schema v6 (`hashed` 0),
+    # converted in place by Store when it opens with the data dir's key secret.
+    Column("key_hash", String(64), nullable=False, unique=True),
     Column("description", Text),
     Column("created_at", String(32), nullable=False),
+    Column("hashed", SmallInteger, nullable=False, default=1, server_default="0"),
 )
 
 entities = Table(
@@ -78,6 +82,18 @@ entities = Table(
     Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
     Column("created_at", String(32), nullable=False),
 )
+
+# Who belongs to a team entity (`entities.is_team`). A user's own entity has no rows here: it
+# is theirs through `entities.user_id`. Read on every request (no cache), so removal is
+# effective at once.
+team_members = Table(
+    "team_members",
+    metadata,
+    Column("entity_id", Integer, ForeignKey("entities.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", String(32), nullable=False),
+)
+Index("ix_team_members_user", team_members.c.user_id, team_members.c.entity_id)
 
 projects = Table(
     "projects",

@@ -1,0 +1,423 @@
+"""Security measurements (issue #17) against a real `liberry server` subprocess.
+
+1. The authorization matrix: operations x (owner, teammate, other user, no key, bad key),
+   users and the team made with the `liberry user` / `liberry team` commands.
+2. Hostile inputs one by one: status, answer and time of each.
+3. A fuzz run: N generated filters, orders, GraphQL documents, file_stream bodies and
+   storage requests (default 10,000) -> counts of each status, HTTP 5xx, internal errors in
+   answers and in the server's log, and the slowest request.
+
+Run: `.venv/bin/python benchmarks/bench_security.py [--n 10000] [--seed 1]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import socket
+import string
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import _common as C  # also puts the project root on sys.path
+import requests
+
+RUNS = """query ($f: JSONString, $o: String) { project(name: "p", entityName: $e) {
+  runs(filters: $f, order: $o, first: 20) { edges { node { name } } } } }"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cli(*args: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "liberry.cli", *args], capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+class Client:
+    def __init__(self, url: str, key: str | None) -> None:
+        self.url = url
+        self.http = requests.Session()
+        if key is not None:
+            self.http.auth = ("api", key)
+
+    def gql(self, query: str, variables: dict[str, Any] | None = None) -> requests.Response:
+        return self.http.post(
+            f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=60
+        )
+
+
+# -- 1. the matrix ---------------------------------------------------------------------------
+def _outcome(r: requests.Response, present: bool) -> str:
+    if r.status_code == 404:
+        return "not found"
+    if r.status_code in (401, 429):
+        return str(r.status_code)
+    if r.status_code != 200:
+        return f"HTTP {r.status_code}"
+    body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+    if body.get("errors"):
+        message = body["errors"][0]["message"]
+        return "not found" if "not found" in message or message.startswith("no ") else message
+    return "ok" if present else "not found"
+
+
+def matrix(url: str, keys: dict[str, str | None]) -> tuple[list[list[str]], int]:
+    owner = Client(url, keys["owner"])
+    owner.gql('mutation { upsertBucket(input: {name: "r", modelName: "p", entityName: "alice"}) '
+              "{ bucket { id } } }")  # fmt: skip
+    owner.gql('mutation { upsertBucket(input: {name: "r", modelName: "tp", entityName: "ml"}) '
+              "{ bucket { id } } }")  # fmt: skip
+
+    def ops(entity: str, project: str) -> dict[str, Any]:
+        path = f'name: "{project}", entityName: "{entity}"'
+        return {
+            "project": (f"{{ project({path}) {{ id }} }}", lambda d: d["project"]),
+            "runs": (
+                f"{{ project({path}) {{ runs {{ edges {{ node {{ name }} }} }} }} }}",
+                lambda d: d["project"],
+            ),
+            "models": (
+                f'{{ models(entityName: "{entity}") {{ edges {{ node {{ name }} }} }} }}',
+                lambda d: d["models"]["edges"],
+            ),
+            "upsertBucket": (
+                f'mutation {{ upsertBucket(input: {{name: "r", modelName: "{project}", '
+                f'entityName: "{entity}", notes: "n"}}) {{ bucket {{ id }} }} }}',
+                lambda d: d["upsertBucket"],
+            ),
+            "file_stream": f"/files/{entity}/{project}/r/file_stream",
+        }
+
+    expected = {
+        ("owner", "own"): "ok", ("teammate", "own"): "not found", ("other", "own"): "not found",
+        ("owner", "team"): "ok", ("teammate", "team"): "ok", ("other", "team"): "not found",
+    }  # fmt: skip
+    rows: list[list[str]] = []
+    wrong = 0
+    for where, (entity, project) in {"own": ("alice", "p"), "team": ("ml", "tp")}.items():
+        for who in ("owner", "teammate", "other", "no key", "bad key"):
+            client = Client(url, keys[who])
+            want = expected.get((who, where), "401")
+            row = [f"{who} -> {entity}/{project}"]
+            for op in ops(entity, project).values():
+                if isinstance(op, str):
+                    r = client.http.post(f"{url}{op}", json={"files": {}}, timeout=60)
+                    got = "ok" if r.status_code == 200 else _outcome(r, False)
+                else:
+                    r = client.gql(op[0])
+                    present = r.status_code == 200 and bool(
+                        (r.json().get("data") or {}) and op[1](r.json()["data"])
+                    )
+                    got = _outcome(r, present)
+                wrong += got != want
+                row.append(got if got == want else f"{got} (want {want})")
+            rows.append(row)
+    return [["caller", "project", "runs", "models", "upsertBucket", "file_stream"], *rows], wrong
+
+
+# -- 2. hostile inputs -------------------------------------------------------------------------
+def hostile(url: str, key: str) -> list[list[str]]:
+    c = Client(url, key)
+    q = RUNS.replace("$e", '"admin"')
+    c.gql('mutation { upsertBucket(input: {name: "r", modelName: "p", config: "{\\"lr\\": '
+          '{\\"value\\": 0.1}}"}) { bucket { id } } }')  # fmt: skip
+    nested = '{"config.lr": 1}'
+    for _ in range(5000):
+        nested = '{"$and": [' + nested + "]}"
+    cases: list[tuple[str, Any]] = [
+        ("filter -648198639422176384135", {"f": '{"config.lr": -648198639422176384135}'}),
+        ("filter 10^400", {"f": '{"config.lr": {"$gt": 1' + "0" * 400 + "}}"}),
+        ("filter NaN", {"f": '{"config.lr": NaN}'}),
+        ("filter Infinity", {"f": '{"config.lr": {"$lt": Infinity}}'}),
+        ("$and nested 5,000 deep", {"f": nested}),
+        ("$in of 200,000", {"f": json.dumps({"config.lr": {"$in": list(range(200_000))}})}),
+        ("$regex invalid", {"f": '{"display_name": {"$regex": "(("}}'}),
+        ("$regex (a+)+$", {"f": '{"display_name": {"$regex": "(a+)+$"}}'}),
+        ("order by 10 kB key", {"o": "-config." + "k" * 10_000}),
+    ]
+    rows = []
+    for name, variables in cases:
+        started = time.perf_counter()
+        r = c.gql(q, variables)
+        rows.append(_hostile_row(name, r, time.perf_counter() - started))
+    aliases = "{ " + " ".join(f"a{i}: viewer {{ id }}" for i in range(5000)) + " }"
+    aliases_600 = "{ viewer { " + " ".join(f"a{i}: id" for i in range(600)) + " } }"
+    deep = "{ viewer { " + "teams { edges { node { " * 30 + "id" + " } } }" * 30 + " } }"
+    bomb = "query { viewer { ...F0 } } " + " ".join(
+        f"fragment F{i} on User {{ id ...F{i + 1} ...F{i + 1} }}" for i in range(25)
+    ) + " fragment F25 on User { id }"  # fmt: skip
+    for name, query in [
+        ("5,000 aliases", aliases),
+        ("600 aliases", aliases_600),
+        ("depth 90", deep),
+        ("fragment bomb (2^25 fields)", bomb),
+    ]:
+        started = time.perf_counter()
+        r = c.gql(query)
+        rows.append(_hostile_row(name, r, time.perf_counter() - started))
+    started = time.perf_counter()
+    r = c.gql('{ project(name: "p", entityName: "admin") { runs(first: 1000000) { edges { node '
+              "{ name } } } } }")  # fmt: skip
+    rows.append(_hostile_row("first: 1,000,000", r, time.perf_counter() - started))
+    return [["input", "status", "answer", "time"], *rows]
+
+
+def _hostile_row(name: str, r: requests.Response, seconds: float) -> list[str]:
+    try:
+        body = r.json()
+        message = (body.get("errors") or [{}])[0].get("message") or "ok (answered)"
+    except ValueError:
+        message = r.text
+    return [name, str(r.status_code), message[:70], C.fmt_s(seconds)]
+
+
+# -- 3. fuzz ------------------------------------------------------------------------------------
+KEYS = [
+    "config.lr",
+    "summary_metrics.acc",
+    "state",
+    "display_name",
+    "tags",
+    "createdAt",
+    "config.a.b",
+    "summary_metrics.loss",
+    "group",
+    "jobType",
+    "sweep",
+    "name",
+    "$x",
+    "",
+]
+OPS = ["$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex", "$exists", "$all",
+       "$and", "$or", "$nor", "$not", "$size", "$bogus"]  # fmt: skip
+FIELDS = [
+    "id",
+    "name",
+    "state",
+    "config",
+    "summaryMetrics",
+    "historyKeys",
+    "tags",
+    "displayName",
+    "runCount",
+    "totalSweeps",
+    "entityName",
+    "description",
+    "bogus",
+    "__typename",
+]
+
+
+def _value(rng: random.Random, depth: int = 0) -> Any:
+    kind = rng.randrange(12)
+    if kind == 0:
+        return rng.choice(
+            [10 ** rng.randrange(18, 500), -(10 ** rng.randrange(18, 40)), 2**63, -(2**63) - 1]
+        )
+    if kind == 1:
+        return rng.choice(["NaN", "Infinity", "-Infinity", 1e308, -0.0, 5e-324])
+    if kind == 2:
+        return "".join(rng.choice(string.printable) for _ in range(rng.randrange(0, 20)))
+    if kind == 3:
+        return rng.choice(["(a+)+$", "((", "[", ".*", "^r", "(x*y)*", "\\", "a{99999}"])
+    if kind == 4 and depth < 4:
+        return [_value(rng, depth + 1) for _ in range(rng.randrange(0, 5))]
+    if kind == 5 and depth < 4:
+        return _filter(rng, depth + 1)
+    if kind == 6:
+        return rng.choice([None, True, False])
+    return rng.uniform(-1e6, 1e6) if kind % 2 else rng.randrange(-1000, 1000)
+
+
+def _filter(rng: random.Random, depth: int = 0) -> Any:
+    if depth > 6 or rng.random() < 0.3:
+        return {rng.choice(KEYS): _value(rng, depth)}
+    op = rng.choice(OPS)
+    if op in ("$and", "$or", "$nor"):
+        return {op: [_filter(rng, depth + 1) for _ in range(rng.randrange(0, 4))]}
+    return {rng.choice(KEYS): {op: _value(rng, depth)}}
+
+
+def _to_json(value: Any) -> str:
+    text = json.dumps(value, allow_nan=True)
+    for word in ("NaN", "Infinity"):  # strings spelled like W&B's non-finite numbers, raw
+        text = text.replace(f'"{word}"', word) if random.random() < 0.5 else text
+    return text
+
+
+def _document(rng: random.Random) -> str:
+    def selection(depth: int) -> str:
+        parts = []
+        for _ in range(rng.randrange(1, 6)):
+            f = rng.choice(FIELDS)
+            if rng.random() < 0.2:
+                f = f"a{rng.randrange(1000)}: {f}"
+            if depth < 8 and rng.random() < 0.2:
+                f += " { " + selection(depth + 1) + " }"
+            parts.append(f)
+        return " ".join(parts)
+
+    shape = rng.randrange(6)
+    if shape == 0:
+        return "{ viewer { " + selection(0) + " } }"
+    if shape == 1:
+        return '{ project(name: "p", entityName: "admin") { ' + selection(0) + " } }"
+    if shape == 2:
+        return "".join(rng.choice('{}()[]:$!@ .abc"#\n') for _ in range(rng.randrange(1, 200)))
+    if shape == 3:
+        return (
+            "{ " + " ".join(f"x{i}: viewer {{ id }}" for i in range(rng.randrange(1, 800))) + " }"
+        )
+    if shape == 4:
+        return (
+            "mutation { upsertBucket(input: {"
+            + selection(0).replace(" ", ", ")
+            + "}) { bucket { id } } }"
+        )
+    return '{ project(name: "p", entityName: "admin") { run(name: "r") { history(samples: ' + str(
+        rng.choice([-1, 0, 10, 2**31 - 1])) + ", minStep: " + str(rng.choice(
+        [0, -(2**63), 2**63 - 1, 10**10])) + ") } } }"  # fmt: skip
+
+
+def fuzz(
+    url: str, key: str, n: int, seed: int
+) -> tuple[Counter[str], int, list[tuple[float, str]]]:
+    rng = random.Random(seed)
+    random.seed(seed)
+    c = Client(url, key)
+    q = RUNS.replace("$e", '"admin"')
+    statuses: Counter[str] = Counter()
+    internal = 0
+    slowest: list[tuple[float, str]] = []
+    for i in range(n):
+        kind = i % 5
+        started = time.perf_counter()
+        if kind == 0:
+            what = "filter"
+            r = c.gql(q, {"f": _to_json(_filter(rng))})
+        elif kind == 1:
+            what = "order"
+            order = rng.choice(["+", "-", ""]) + rng.choice(KEYS) + rng.choice(["", ".x", "\x00"])
+            r = c.gql(q, {"o": order})
+        elif kind == 2:
+            what = "document"
+            r = c.gql(_document(rng))
+        elif kind == 3:
+            what = "file_stream"
+            name = rng.choice(["wandb-history.jsonl", "wandb-summary.json", "output.log", "../x"])
+            chunk = {
+                "offset": rng.choice([0, 1, -1, 10**20, "0"]),
+                "content": [_to_json(_value(rng)) for _ in range(rng.randrange(0, 4))],
+            }
+            body: Any = {
+                "files": {name: chunk},
+                "complete": rng.choice([True, False, None]),
+                "exitcode": rng.choice([0, 1, 10**30]),
+            }
+            r = c.http.post(f"{url}/files/admin/p/r/file_stream", json=body, timeout=60)
+        else:
+            what = "storage"
+            path = rng.choice([
+                f"/storage/runs/{rng.randrange(10**6)}/a.txt",
+                f"/storage/runs/1/{'../' * rng.randrange(4)}x?exp={rng.randrange(10**12)}&sig=abc",
+                f"/storage/artifacts/{rng.randrange(100)}/files/{'0' * 32}/x?exp=1&sig=x&u=1",
+                "/storage/artifact-blobs/"
+                + "".join(rng.choice("0123456789abcdefz") for _ in range(32))
+                + "/f",
+            ])  # fmt: skip
+            method = rng.choice(["GET", "PUT"])
+            client = c.http if rng.random() < 0.5 else requests
+            r = client.request(
+                method, f"{url}{path}", data=b"x" * rng.randrange(0, 100), timeout=60
+            )
+        seconds = time.perf_counter() - started
+        statuses[str(r.status_code)] += 1
+        if "internal server error" in r.text:
+            internal += 1
+        slowest.append((seconds, what))
+        slowest = sorted(slowest, reverse=True)[:3]
+    return statuses, internal, slowest
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--n", type=int, default=10_000, help="fuzz requests (default 10,000)")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    data = Path(tempfile.mkdtemp(prefix="liberry-sec-"))
+    port = _free_port()
+    keys: dict[str, str | None] = {
+        "owner": _cli("user", "create", "alice", "--data-dir", str(data)),
+        "teammate": _cli("user", "create", "carol", "--data-dir", str(data)),
+        "other": _cli("user", "create", "bob", "--data-dir", str(data)),
+        "no key": None,
+        "bad key": "local-" + "0" * 40,
+    }
+    _cli("team", "create", "ml", "--member", "alice", "--member", "carol", "--data-dir", str(data))
+    log_path = data / "server.log"
+    with open(log_path, "w") as log_file:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "liberry.cli", "server", "--data-dir", str(data),
+             "--port", str(port)],
+            stdout=log_file, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{url}/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        admin_key = (data / "api_key").read_text().strip()
+        table, wrong = matrix(url, keys)
+        C.log("\n## Authorization matrix (every cell must be as expected)\n")
+        _print_table(table)
+        C.log(f"\nunexpected outcomes: {wrong}")
+        C.log("\n## Hostile inputs\n")
+        _print_table(hostile(url, admin_key))
+        C.log(f"\n## Fuzz: {args.n} generated requests (seed {args.seed})\n")
+        started = time.perf_counter()
+        statuses, internal, slowest = fuzz(url, admin_key, args.n, args.seed)
+        elapsed = time.perf_counter() - started
+        fivexx = sum(v for k, v in statuses.items() if k.startswith("5"))
+        log_text = log_path.read_text()
+        logged = log_text.count("Traceback") + log_text.count("unexpected error")
+        _print_table([
+            ["requests", "statuses", "HTTP 5xx", "internal errors (answers)",
+             "internal errors (server log)", "slowest", "total"],
+            [str(args.n), ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())),
+             str(fivexx), str(internal), str(logged),
+             ", ".join(f"{what} {C.fmt_s(s)}" for s, what in slowest), C.fmt_s(elapsed)],
+        ])  # fmt: skip
+        return 1 if wrong or fivexx or internal or logged else 0
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _print_table(rows: list[list[str]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for j, row in enumerate(rows):
+        C.log("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |")
+        if j == 0:
+            C.log("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
