@@ -18,12 +18,12 @@ from graphql import (
 )
 
 from ..store import accounts, files, history, projects, runs, streams
-from ..store import sweeps as sweep_store
 from ..store.errors import StoreError
 from ..store.util import encode_id, iso_to_wandb
 from .artifacts import ProjectArtifactFields, RunArtifactFields
 from .connections import connection, id_cursor, page_size, parse_id_cursor
 from .context import RequestContext
+from .sweep_objects import ProjectSweepFields, RunSweepFields
 from .views import ProjectViewFields
 
 Info = GraphQLResolveInfo
@@ -112,7 +112,7 @@ def project_connection(info: Info, entity: str | None, first: int | None, after:
     return connection(rows[:size], len(rows) > size, lambda r: id_cursor(r["id"]), ProjectObj)
 
 
-class ProjectObj(ProjectArtifactFields, ProjectViewFields):
+class ProjectObj(ProjectArtifactFields, ProjectViewFields, ProjectSweepFields):
     def __init__(self, row: dict[str, Any]) -> None:
         self.row = row
         self.id = encode_id("Project", row["id"])
@@ -197,33 +197,6 @@ class ProjectObj(ProjectArtifactFields, ProjectViewFields):
         config_keys, summary_keys = runs.run_keys(ctx_of(info).conn, self.row["id"])
         return {"config": config_keys, "summary": summary_keys}
 
-    def sweep(self, info: Info, sweepName: str) -> SweepObj | None:
-        row = sweep_store.get_sweep(ctx_of(info).conn, self.row["id"], sweepName)
-        return SweepObj(row, self.row) if row else None
-
-    def sweeps(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        filters: str | None = None,
-        order: str | None = None,
-    ) -> Any:
-        conn = ctx_of(info).conn
-        size = page_size(first, 50)
-        rows = sweep_store.list_sweeps(conn, self.row["id"], size + 1, parse_id_cursor(after))
-        page = rows[:size]
-        stats = SweepStats(conn, self.row["id"], page)
-        return connection(
-            page,
-            len(rows) > size,
-            lambda r: id_cursor(r["id"]),
-            lambda r: SweepObj(r, self.row, stats),
-            total=lambda: sweep_store.count_sweeps(conn, self.row["id"]),
-        )
-
-    def totalSweeps(self, info: Info) -> int:
-        return sweep_store.count_sweeps(ctx_of(info).conn, self.row["id"])
 
 
 def _wandb_internal(config_text: str) -> dict[str, Any]:
@@ -255,7 +228,7 @@ _RUN_COLUMNS = {
 }
 
 
-class RunObj(RunArtifactFields):
+class RunObj(RunArtifactFields, RunSweepFields):
     """A run row as W&B's `Run` type. Nothing is converted up front: a page of 1,000 runs
     that selects only `name config summaryMetrics` reads just those three columns."""
 
@@ -307,36 +280,6 @@ class RunObj(RunArtifactFields):
 
     def project(self, info: Info) -> ProjectObj:
         return ProjectObj(self.project_row)
-
-    def sweep(self, info: Info) -> SweepObj | None:
-        name = self.row.get("sweep_name")
-        if not name:
-            return None
-        memo = ctx_of(info).memo
-        key = ("sweep", self.row["project_id"], name)
-        if key not in memo:  # a page of runs of one sweep reads it once
-            memo[key] = sweep_store.get_sweep(ctx_of(info).conn, self.row["project_id"], name)
-        row = memo[key]
-        return SweepObj(row, self.project_row) if row else None
-
-    def shouldStop(self, info: Info) -> bool:
-        if not self.row.get("sweep_name"):
-            return False
-        memo = ctx_of(info).memo
-        key = ("stop_requested", self.row["project_id"])
-        if key not in memo:  # one query per request, not one per run
-            memo[key] = sweep_store.stop_requested_in_project(
-                ctx_of(info).conn, self.row["project_id"]
-            )
-        return self.row["id"] in memo[key]
-
-    @property
-    def running(self) -> bool:
-        return self.row.get("state") == "running"
-
-    @property
-    def failed(self) -> bool:
-        return self.row.get("state") in ("failed", "crashed")
 
     def user(self, info: Info) -> dict[str, Any] | None:
         if self.row.get("username") is None:
@@ -500,138 +443,3 @@ class FileObj:
         method = "PUT" if upload else "GET"
         ctx = self._ctx
         return ctx.absolute(ctx.blobs.signed_path(method, self._run_pk, self.name, ctx.user["id"]))
-
-
-class SweepStats:
-    """Run counts and best metric values for a page of sweeps: two queries for the page, not
-    two per sweep, and none when no sweep's `runCount`/`bestLoss` is read."""
-
-    def __init__(self, conn: Any, project_id: int, rows: list[dict[str, Any]]) -> None:
-        self._conn = conn
-        self._project_id = project_id
-        self._rows = rows
-        self._counts: dict[str, int] | None = None
-        self._best: dict[str, float] | None = None
-
-    def run_count(self, name: str) -> int:
-        if self._counts is None:
-            names = [r["name"] for r in self._rows]
-            self._counts = sweep_store.run_counts(self._conn, self._project_id, names)
-        return self._counts.get(name, 0)
-
-    def best(self, name: str) -> float | None:
-        if self._best is None:
-            self._best = sweep_store.best_metrics(self._conn, self._project_id, self._rows)
-        return self._best.get(name)
-
-
-class SweepObj:
-    """A sweep row as W&B's `Sweep` type."""
-
-    earlyStopJobRunning = False
-    controller = None
-    scheduler = None
-
-    def __init__(
-        self, row: dict[str, Any], project: dict[str, Any], stats: SweepStats | None = None
-    ) -> None:
-        self.row = row
-        self.project_row = project
-        self._stats = stats
-        self.id = encode_id("Sweep", row["id"])
-        self.name = row["name"]
-        self.displayName = row.get("display_name")
-        self.method = row["method"]
-        self.state = row["state"]
-        self.description = row.get("description")
-        self.config = row["config"]
-        self.createdAt = iso_to_wandb(row["created_at"])
-        self.updatedAt = iso_to_wandb(row["updated_at"])
-        self.heartbeatAt = iso_to_wandb(row.get("heartbeat_at"))
-        self.runCountExpected = row.get("expected_runs")
-
-    def _stats_of(self, info: Info) -> SweepStats:
-        if self._stats is None:
-            self._stats = SweepStats(ctx_of(info).conn, self.row["project_id"], [self.row])
-        return self._stats
-
-    def runCount(self, info: Info) -> int:
-        return self._stats_of(info).run_count(self.name)
-
-    def bestLoss(self, info: Info) -> float | None:
-        return self._stats_of(info).best(self.name)
-
-    def project(self, info: Info) -> ProjectObj:
-        return ProjectObj(self.project_row)
-
-    def user(self, info: Info) -> UserObj | None:
-        from sqlalchemy import select
-
-        from ..store import tables as t
-
-        if self.row.get("user_id") is None:
-            return None
-        found = (
-            ctx_of(info)
-            .conn.execute(select(t.users).where(t.users.c.id == self.row["user_id"]))
-            .mappings()
-            .first()
-        )
-        return UserObj(dict(found)) if found else None
-
-    def runs(
-        self,
-        info: Info,
-        filters: str | None = None,
-        order: str | None = None,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> dict[str, Any]:
-        # The project's runs, narrowed to this sweep: same paging, filters and orders.
-        mine: dict[str, Any] = {"sweep": self.name}
-        parsed = runs.parse_filters(filters)
-        where = json.dumps({"$and": [mine, parsed]} if parsed else mine)
-        return ProjectObj(self.project_row).runs(
-            info, filters=where, order=order, first=first, after=after
-        )
-
-    def agents(self, info: Info, first: int | None = None, after: str | None = None) -> Any:
-        size = page_size(first, 50)
-        conn = ctx_of(info).conn
-        rows = sweep_store.list_agents(conn, self.row["id"], size + 1, parse_id_cursor(after))
-        return connection(
-            rows[:size],
-            len(rows) > size,
-            lambda r: id_cursor(r["id"]),
-            lambda r: AgentObj(r, self),
-        )
-
-
-class AgentObj:
-    """A sweep agent row as W&B's `Agent` type."""
-
-    persistent = False
-
-    def __init__(self, row: dict[str, Any], sweep: SweepObj | None = None) -> None:
-        self.row = row
-        self._sweep = sweep
-        self.id = encode_id("Agent", row["id"])
-        self.name = str(row["id"])
-        self.state = row["state"]
-        self.host = row.get("host")
-        self.createdAt = iso_to_wandb(row["created_at"])
-        self.heartbeatAt = iso_to_wandb(row["heartbeat_at"])
-
-    def sweep(self, info: Info) -> SweepObj | None:
-        if self._sweep is None:
-            ctx = ctx_of(info)
-            row = sweep_store.get_sweep_by_pk(ctx.conn, self.row["sweep_id"])
-            project = ctx.access.project_by_id(row["project_id"]) if row else None
-            self._sweep = SweepObj(row, project) if row and project else None
-        return self._sweep
-
-    def totalRuns(self, info: Info) -> int:
-        return sweep_store.agent_run_count(ctx_of(info).conn, self.row["id"])
-
-    def runs(self, info: Info) -> list[Any]:
-        return []

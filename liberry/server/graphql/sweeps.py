@@ -14,7 +14,7 @@ from ..store.errors import NotFound, StoreError
 from ..store.util import decode_id, loads_object
 from ..sweeps import controller
 from .context import DEFAULT_PROJECT
-from .objects import AgentObj, Info, SweepObj, ctx_of
+from .sweep_objects import AgentObj, Info, SweepObj, ctx_of
 
 
 def _pk_of(kind: str, opaque: str, what: str) -> int:
