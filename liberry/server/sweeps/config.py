@@ -6,32 +6,32 @@ flattened to dotted paths, the hyperband settings and the run cap. Every rule vi
 `SweepConfigError` whose message starts with the dotted path of the offending field, so the user
 can find it in their file.
 
-Parameter forms (exactly one per parameter):
-
-- ``value: x``                           -> constant
-- ``values: [...]`` (+ ``probabilities``) -> categorical (categorical_w)
-- ``min`` + ``max`` (+ ``distribution``, ``q``); without ``distribution``: int_uniform when both
-  bounds are ints, uniform otherwise
-- ``distribution`` alone: normal / log_normal (``mu`` 0, ``sigma`` 1), beta (``a`` 1, ``b`` 1)
-  and their q_ variants
-- ``parameters: {...}``                   -> nested, flattened to ``outer.inner``
-
-The q_ distributions with bounds take the multiples of ``q`` inside the bounds (for
-q_log_uniform the bounds are ``exp(min)`` and ``exp(max)``); with an integer ``q`` their values
-are ints.
+The parameters themselves (forms, distributions, grid values) are `params.py`'s.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 import yaml
+
+from .params import (
+    DISTRIBUTIONS,
+    MAX_GRID_POINTS,
+    Param,
+    SweepConfigError,
+    field_of,
+    grid_size,
+    grid_values,
+    is_int,
+    kind_of,
+    number_at,
+    parse_parameters,
+)
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -50,37 +50,7 @@ __all__ = [
 
 METHODS = ("grid", "random", "bayes")
 GOALS = ("minimize", "maximize")
-MAX_GRID_POINTS = 1_000_000
 
-# distribution -> the keys (besides "distribution") a parameter of that kind may carry
-_DIST_KEYS: dict[str, frozenset[str]] = {
-    "constant": frozenset({"value"}),
-    "categorical": frozenset({"values"}),
-    "categorical_w": frozenset({"values", "probabilities"}),
-    "int_uniform": frozenset({"min", "max"}),
-    "uniform": frozenset({"min", "max"}),
-    "q_uniform": frozenset({"min", "max", "q"}),
-    "log_uniform": frozenset({"min", "max"}),
-    "log_uniform_values": frozenset({"min", "max"}),
-    "q_log_uniform": frozenset({"min", "max", "q"}),
-    "q_log_uniform_values": frozenset({"min", "max", "q"}),
-    "inv_log_uniform": frozenset({"min", "max"}),
-    "inv_log_uniform_values": frozenset({"min", "max"}),
-    "normal": frozenset({"mu", "sigma"}),
-    "q_normal": frozenset({"mu", "sigma", "q"}),
-    "log_normal": frozenset({"mu", "sigma"}),
-    "q_log_normal": frozenset({"mu", "sigma", "q"}),
-    "beta": frozenset({"a", "b"}),
-    "q_beta": frozenset({"a", "b", "q"}),
-}
-DISTRIBUTIONS: tuple[str, ...] = tuple(_DIST_KEYS)
-_PARAM_KEYS = frozenset({"distribution", "parameters"}).union(*_DIST_KEYS.values())
-_RANGE_DISTS = frozenset(d for d, keys in _DIST_KEYS.items() if "min" in keys)
-# min/max are values that must be positive (their logs are taken)
-_POSITIVE_BOUNDS = frozenset(
-    {"log_uniform_values", "q_log_uniform_values", "inv_log_uniform_values"}
-)
-_DEFAULTS: dict[str, float] = {"mu": 0.0, "sigma": 1.0, "a": 1.0, "b": 1.0, "q": 1.0}
 
 KNOWN_TOP_LEVEL = frozenset(
     {
@@ -89,14 +59,6 @@ KNOWN_TOP_LEVEL = frozenset(
         "apiVersion", "launch", "settings", "scheduler",
     }
 )  # fmt: skip
-
-
-class SweepConfigError(ValueError):
-    """An invalid sweep config; the message starts with the dotted path of the bad field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}" if field else message)
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -117,58 +79,6 @@ class Hyperband:
     s: int | None
     eta: float = 3.0
     strict: bool = False
-
-
-@dataclass(frozen=True)
-class Param:
-    """One leaf parameter. Constants keep their value as ``values == (value,)``."""
-
-    path: str
-    distribution: str
-    values: tuple[Any, ...] | None = None
-    probabilities: tuple[float, ...] | None = None
-    min: float | int | None = None
-    max: float | int | None = None
-    q: float | int | None = None
-    mu: float | None = None
-    sigma: float | None = None
-    a: float | None = None
-    b: float | None = None
-
-    @property
-    def is_discrete(self) -> bool:
-        """True when grid search can enumerate this parameter."""
-        return (
-            self.values is not None
-            or self.distribution == "int_uniform"
-            or (self.distribution.startswith("q_") and self.distribution in _RANGE_DISTS)
-        )
-
-    def value_bounds(self) -> tuple[float, float] | None:
-        """The interval values are drawn from, for distributions that have bounds."""
-        if self.min is None or self.max is None:
-            return (0.0, 1.0) if self.distribution in ("beta", "q_beta") else None
-        if self.distribution in ("log_uniform", "q_log_uniform"):
-            return math.exp(self.min), math.exp(self.max)
-        if self.distribution == "inv_log_uniform":
-            return math.exp(-self.max), math.exp(-self.min)
-        return float(self.min), float(self.max)
-
-    def q_range(self) -> tuple[int, int] | None:
-        """For bounded q_ distributions: the multipliers k with ``k * q`` inside the bounds."""
-        bounds = self.value_bounds()
-        if self.q is None or bounds is None:
-            return None
-        lo, hi = bounds
-        # the epsilon keeps 0.3 / 0.1 = 2.9999999999999996 from dropping the bound itself
-        return math.ceil(lo / self.q - 1e-9), math.floor(hi / self.q + 1e-9)
-
-    def q_value(self, k: int) -> float | int:
-        """``k * q``, an int for an integer q, else rounded so 3 * 0.1 reads 0.3."""
-        assert self.q is not None
-        if isinstance(self.q, int):
-            return k * self.q
-        return round(k * self.q, 12)
 
 
 @dataclass(frozen=True)
@@ -208,7 +118,7 @@ def parse_config(source: str | bytes | Mapping[str, Any]) -> SweepConfig:
     else:
         data = source
     if not isinstance(data, Mapping):
-        raise SweepConfigError("config", f"a sweep config must be a mapping, not {_kind(data)}")
+        raise SweepConfigError("config", f"a sweep config must be a mapping, not {kind_of(data)}")
     raw: dict[str, Any] = copy.deepcopy(dict(data))
     warnings = [
         f"{key}: unknown top-level key, ignored" for key in raw if key not in KNOWN_TOP_LEVEL
@@ -236,10 +146,10 @@ def parse_config(source: str | bytes | Mapping[str, Any]) -> SweepConfig:
 
     if "parameters" not in raw:
         raise SweepConfigError("parameters", "required: a mapping of parameter names to specs")
-    params = tuple(_parse_parameters(raw["parameters"], "parameters", ""))
+    params = tuple(parse_parameters(raw["parameters"], "parameters", ""))
 
     run_cap = raw.get("run_cap")
-    if run_cap is not None and (not _is_int(run_cap) or run_cap < 1):
+    if run_cap is not None and (not is_int(run_cap) or run_cap < 1):
         raise SweepConfigError("run_cap", f"must be a positive integer, not {run_cap!r}")
 
     cfg = SweepConfig(
@@ -263,21 +173,8 @@ def expected_run_count(cfg: SweepConfig) -> int | None:
     """How many runs the sweep will make: grid points (capped), else the run cap or None."""
     if cfg.method != "grid":
         return cfg.run_cap
-    size = _grid_size(cfg.params)
+    size = grid_size(cfg.params)
     return size if cfg.run_cap is None else min(size, cfg.run_cap)
-
-
-def grid_values(param: Param) -> list[Any]:
-    """The values grid search enumerates for a discrete parameter, in order."""
-    if param.values is not None:
-        return list(param.values)
-    if param.distribution == "int_uniform":
-        assert param.min is not None and param.max is not None
-        return list(range(int(param.min), int(param.max) + 1))
-    k_range = param.q_range()
-    if k_range is None:
-        raise SweepConfigError(_field(param.path), f"{param.distribution} has no grid values")
-    return [param.q_value(k) for k in range(k_range[0], k_range[1] + 1)]
 
 
 def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
@@ -308,7 +205,7 @@ def _parse_metric(raw: dict[str, Any], warnings: list[str]) -> Metric | None:
     if spec is None:
         return None
     if not isinstance(spec, Mapping):
-        raise SweepConfigError("metric", f"must be a mapping with a name, not {_kind(spec)}")
+        raise SweepConfigError("metric", f"must be a mapping with a name, not {kind_of(spec)}")
     name = spec.get("name")
     if not isinstance(name, str) or not name.strip():
         raise SweepConfigError("metric.name", f"must be a non-empty string, not {name!r}")
@@ -317,7 +214,7 @@ def _parse_metric(raw: dict[str, Any], warnings: list[str]) -> Metric | None:
         raise SweepConfigError("metric.goal", f"must be minimize or maximize, not {goal!r}")
     target = spec.get("target")
     if target is not None:
-        target = float(_number(target, "metric.target"))
+        target = float(number_at(target, "metric.target"))
     warnings.extend(
         f"metric.{key}: unknown key, ignored"
         for key in spec
@@ -332,7 +229,7 @@ def _parse_early_terminate(raw: dict[str, Any], warnings: list[str]) -> Hyperban
     if spec is None:
         return None
     if not isinstance(spec, Mapping):
-        raise SweepConfigError("early_terminate", f"must be a mapping, not {_kind(spec)}")
+        raise SweepConfigError("early_terminate", f"must be a mapping, not {kind_of(spec)}")
     kind = spec.get("type")
     if kind != "hyperband":
         raise SweepConfigError(
@@ -348,7 +245,7 @@ def _parse_early_terminate(raw: dict[str, Any], warnings: list[str]) -> Hyperban
         raise SweepConfigError(
             "early_terminate.min_iter", f"({min_iter}) is greater than max_iter ({max_iter})"
         )
-    eta = float(_number(spec.get("eta", 3), "early_terminate.eta"))
+    eta = float(number_at(spec.get("eta", 3), "early_terminate.eta"))
     if eta <= 1:
         raise SweepConfigError("early_terminate.eta", f"must be greater than 1, not {eta:g}")
     strict = spec.get("strict", False)
@@ -364,7 +261,7 @@ def _optional_int(spec: Mapping[str, Any], key: str) -> int | None:
     value = spec.get(key)
     if value is None:
         return None
-    if not _is_int(value) or value < 1:
+    if not is_int(value) or value < 1:
         raise SweepConfigError(
             f"early_terminate.{key}", f"must be a positive integer, not {value!r}"
         )
@@ -374,146 +271,6 @@ def _optional_int(spec: Mapping[str, Any], key: str) -> int | None:
 # --- parameters ----------------------------------------------------------------------------
 
 
-def _parse_parameters(spec: Any, field: str, prefix: str) -> Iterator[Param]:
-    """Validate a ``parameters`` block and yield its leaves (filling defaults into ``spec``)."""
-    if not isinstance(spec, dict) or not spec:
-        raise SweepConfigError(
-            field, f"must be a non-empty mapping of parameters, not {_kind(spec)}"
-        )
-    for name, pspec in spec.items():
-        if not isinstance(name, str) or not name or "." in name:
-            raise SweepConfigError(
-                f"{field}.{name}",
-                "a parameter name must be a non-empty string without '.'; "
-                "nest parameters with parameters: {...} instead",
-            )
-        pfield, path = f"{field}.{name}", f"{prefix}{name}"
-        if not isinstance(pspec, dict):
-            raise SweepConfigError(
-                pfield, f"must be a mapping such as {{values: [...]}}, not {_kind(pspec)}"
-            )
-        if "parameters" in pspec:
-            if len(pspec) > 1:
-                others = ", ".join(sorted(k for k in pspec if k != "parameters"))
-                raise SweepConfigError(pfield, f"nested parameters cannot also have {others}")
-            yield from _parse_parameters(pspec["parameters"], f"{pfield}.parameters", f"{path}.")
-        else:
-            yield _parse_leaf(pspec, pfield, path)
-
-
-def _parse_leaf(spec: dict[str, Any], field: str, path: str) -> Param:
-    unknown = sorted(str(k) for k in spec if k not in _PARAM_KEYS)
-    if unknown:
-        raise SweepConfigError(f"{field}.{unknown[0]}", "unknown parameter key")
-    dist = spec.get("distribution") or _infer_distribution(spec, field)
-    if not isinstance(dist, str) or dist not in _DIST_KEYS:
-        raise SweepConfigError(
-            f"{field}.distribution",
-            f"unknown distribution {dist!r}; use one of: {', '.join(DISTRIBUTIONS)}",
-        )
-    extra = sorted(k for k in spec if k != "distribution" and k not in _DIST_KEYS[dist])
-    if extra:
-        raise SweepConfigError(f"{field}.{extra[0]}", f"not used by the {dist} distribution")
-    spec["distribution"] = dist
-    if dist == "constant":
-        if "value" not in spec:
-            raise SweepConfigError(f"{field}.value", "required by the constant distribution")
-        return Param(path=path, distribution=dist, values=(spec["value"],))
-    if dist in ("categorical", "categorical_w"):
-        return _parse_categorical(spec, field, path, dist)
-    if dist in _RANGE_DISTS:
-        return _parse_range(spec, field, path, dist)
-    return _parse_unbounded(spec, field, path, dist)
-
-
-def _infer_distribution(spec: Mapping[str, Any], field: str) -> str:
-    forms = [key for key in ("value", "values", "min") if key in spec]
-    if "max" in spec and "min" not in spec:
-        raise SweepConfigError(f"{field}.min", "max is given without min")
-    if len(forms) > 1:
-        raise SweepConfigError(field, f"give exactly one of value, values or min/max, not {forms}")
-    if not forms:
-        raise SweepConfigError(
-            field, "needs one of value, values, min/max, distribution or parameters"
-        )
-    if forms[0] == "value":
-        return "constant"
-    if forms[0] == "values":
-        return "categorical_w" if "probabilities" in spec else "categorical"
-    if "max" not in spec:
-        raise SweepConfigError(f"{field}.max", "min is given without max")
-    both_int = _is_int(spec["min"]) and _is_int(spec["max"])
-    return "int_uniform" if both_int else "uniform"
-
-
-def _parse_categorical(spec: dict[str, Any], field: str, path: str, dist: str) -> Param:
-    values = spec.get("values")
-    if not isinstance(values, list) or not values:
-        raise SweepConfigError(f"{field}.values", f"must be a non-empty list, not {values!r}")
-    probs: tuple[float, ...] | None = None
-    if dist == "categorical_w":
-        raw_probs = spec.get("probabilities")
-        if not isinstance(raw_probs, list) or len(raw_probs) != len(values):
-            raise SweepConfigError(
-                f"{field}.probabilities",
-                f"must be a list of {len(values)} numbers, one per value, not {raw_probs!r}",
-            )
-        probs = tuple(float(_number(p, f"{field}.probabilities")) for p in raw_probs)
-        if any(p < 0 for p in probs) or not math.isclose(sum(probs), 1.0, abs_tol=1e-6):
-            raise SweepConfigError(
-                f"{field}.probabilities",
-                f"must be non-negative and sum to 1 (they sum to {sum(probs):g})",
-            )
-    return Param(path=path, distribution=dist, values=tuple(values), probabilities=probs)
-
-
-def _parse_range(spec: dict[str, Any], field: str, path: str, dist: str) -> Param:
-    for key in ("min", "max"):
-        if key not in spec:
-            raise SweepConfigError(f"{field}.{key}", f"required by the {dist} distribution")
-    lo, hi = _number(spec["min"], f"{field}.min"), _number(spec["max"], f"{field}.max")
-    if lo > hi:
-        raise SweepConfigError(field, f"min ({lo}) is greater than max ({hi})")
-    if dist == "int_uniform" and not (_integral(lo) and _integral(hi)):
-        raise SweepConfigError(field, f"int_uniform needs integer min and max, not {lo} and {hi}")
-    if dist == "int_uniform":
-        lo, hi = int(lo), int(hi)
-    if dist in _POSITIVE_BOUNDS and lo <= 0:
-        raise SweepConfigError(f"{field}.min", f"{dist} needs min > 0 (it takes logs), not {lo}")
-    q = _parse_q(spec, field, dist)
-    param = Param(path=path, distribution=dist, min=lo, max=hi, q=q)
-    k_range = param.q_range()
-    if k_range is not None and k_range[0] > k_range[1]:
-        raise SweepConfigError(f"{field}.q", f"no multiple of q ({q}) lies between min and max")
-    return param
-
-
-def _parse_unbounded(spec: dict[str, Any], field: str, path: str, dist: str) -> Param:
-    q = _parse_q(spec, field, dist)
-    if dist in ("beta", "q_beta"):
-        a, b = (_positive(spec, key, field) for key in ("a", "b"))
-        return Param(path=path, distribution=dist, a=a, b=b, q=q)
-    mu = float(_number(spec.setdefault("mu", _DEFAULTS["mu"]), f"{field}.mu"))
-    sigma = _positive(spec, "sigma", field)
-    return Param(path=path, distribution=dist, mu=mu, sigma=sigma, q=q)
-
-
-def _parse_q(spec: dict[str, Any], field: str, dist: str) -> float | int | None:
-    if not dist.startswith("q_"):
-        return None
-    q = _number(spec.setdefault("q", 1), f"{field}.q")
-    if q <= 0:
-        raise SweepConfigError(f"{field}.q", f"must be greater than 0, not {q}")
-    return q
-
-
-def _positive(spec: dict[str, Any], key: str, field: str) -> float:
-    value = float(_number(spec.setdefault(key, _DEFAULTS[key]), f"{field}.{key}"))
-    if value <= 0:
-        raise SweepConfigError(f"{field}.{key}", f"must be greater than 0, not {value:g}")
-    return value
-
-
 # --- grid ----------------------------------------------------------------------------------
 
 
@@ -521,11 +278,11 @@ def _check_grid(cfg: SweepConfig) -> None:
     for param in cfg.params:
         if not param.is_discrete:
             raise SweepConfigError(
-                _field(param.path),
+                field_of(param.path),
                 "grid search needs discrete values (values: [...], int_uniform or a q_ "
                 f"distribution), not {param.distribution}",
             )
-    size = _grid_size(cfg.params)
+    size = grid_size(cfg.params)
     if size > MAX_GRID_POINTS:
         raise SweepConfigError(
             "parameters",
@@ -534,57 +291,11 @@ def _check_grid(cfg: SweepConfig) -> None:
         )
 
 
-def _grid_size(params: Sequence[Param]) -> int:
-    """The number of grid points, computed without enumerating them."""
-    size = 1
-    for param in params:
-        if param.values is not None:
-            size *= len(param.values)
-        elif param.distribution == "int_uniform":
-            assert param.min is not None and param.max is not None
-            size *= int(param.max) - int(param.min) + 1
-        else:
-            k_range = param.q_range()
-            assert k_range is not None
-            size *= k_range[1] - k_range[0] + 1
-    return size
-
-
 # --- small helpers -------------------------------------------------------------------------
-
-
-def _field(path: str) -> str:
-    """The config field of a dotted parameter path: a.b -> parameters.a.parameters.b."""
-    return "parameters." + ".parameters.".join(path.split("."))
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _integral(value: float | int) -> bool:
-    return _is_int(value) or (isinstance(value, float) and value.is_integer())
-
-
-def _number(value: Any, field: str) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        hint = " (write numbers unquoted, e.g. 1.0e-5)" if isinstance(value, str) else ""
-        raise SweepConfigError(field, f"must be a number, not {_kind(value)}{hint}")
-    if not math.isfinite(value):
-        raise SweepConfigError(field, f"must be a finite number, not {value}")
-    return value
 
 
 def _optional_str(raw: Mapping[str, Any], key: str) -> str | None:
     value = raw.get(key)
     if value is not None and not isinstance(value, str):
-        raise SweepConfigError(key, f"must be a string, not {_kind(value)}")
+        raise SweepConfigError(key, f"must be a string, not {kind_of(value)}")
     return value
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, str):
-        return f"the string {json.dumps(value)}" if len(value) < 40 else "a string"
-    return f"a {type(value).__name__}"
