@@ -18,7 +18,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -203,19 +204,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def marimo_app(
+@contextmanager
+def run_marimo(
     liberry_server: ServerHandle,
-    tmp_path_factory: pytest.TempPathFactory,
-    request: pytest.FixtureRequest,
+    state: Path,
+    notebook: str,
+    before_ready: Callable[[], Any] = lambda: None,
 ) -> Iterator[dict[str, Any]]:
-    """`marimo run notebooks/quickstart_marimo.py` on 127.0.0.1, headless and without a token.
-
-    `marimo run` starts a fresh kernel and runs every cell for each page load, so tests share
-    the server but never a kernel. The notebook is a copy (marimo may write beside it).
-    """
-    state = tmp_path_factory.mktemp("marimo")
-    shutil.copy(ROOT / "notebooks" / "quickstart_marimo.py", state / "quickstart_marimo.py")
+    """`marimo run NOTEBOOK` (a file in `state`) on 127.0.0.1, headless and without a token,
+    its kernels pointed at the liberry server; stopped on exit. `marimo run` starts a fresh
+    kernel and runs every cell for each page load, so tests share the server, never a kernel.
+    `before_ready` runs while marimo starts (e.g. seeding)."""
     env = {
         **_kernel_env(liberry_server, state),
         # marimo's config, state and cache stay in the temporary directory.
@@ -225,55 +224,50 @@ def marimo_app(
         "MARIMO_SKIP_UPDATE_CHECK": "1",
     }
     port = _free_port()
-    log_path = state / "marimo.log"
-    log = log_path.open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "marimo",
-            "-q",
-            "run",
-            "quickstart_marimo.py",
-            "--headless",
-            "--host=127.0.0.1",
-            f"--port={port}",
-            "--no-token",
-        ],
-        cwd=state,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        request.getfixturevalue("demo_server")  # seed while marimo starts
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError("marimo exited:\n" + log_path.read_text())
-            if time.monotonic() > deadline:
-                raise RuntimeError("marimo did not start:\n" + log_path.read_text())
+    log_path = state / f"{Path(notebook).stem}.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "marimo", "-q", "run", notebook, "--headless",
+             "--host=127.0.0.1", f"--port={port}", "--no-token"],
+            cwd=state, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            before_ready()
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError("marimo exited:\n" + log_path.read_text())
+                if time.monotonic() > deadline:
+                    raise RuntimeError("marimo did not start:\n" + log_path.read_text())
+                try:
+                    if requests.get(f"{url}/health", timeout=5).ok:
+                        break
+                except requests.RequestException:
+                    pass  # not listening yet
+                time.sleep(0.2)
+            yield {"url": url, "log": log_path, "server": liberry_server}
+        finally:
+            proc.send_signal(signal.SIGINT)
             try:
-                if requests.get(f"{url}/health", timeout=5).ok:
-                    break
-            except requests.RequestException:
-                pass  # not listening yet
-            time.sleep(0.2)
-    except BaseException:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        log.close()
-        raise
-    yield {"url": url, "log": log_path, "server": liberry_server}
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    log.close()
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@pytest.fixture(scope="session")
+def marimo_app(
+    liberry_server: ServerHandle,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Iterator[dict[str, Any]]:
+    """`marimo run notebooks/quickstart_marimo.py` (a copy: marimo may write beside it)."""
+    state = tmp_path_factory.mktemp("marimo")
+    shutil.copy(ROOT / "notebooks" / "quickstart_marimo.py", state / "quickstart_marimo.py")
+    seed = lambda: request.getfixturevalue("demo_server")  # noqa: E731
+    with run_marimo(liberry_server, state, "quickstart_marimo.py", seed) as app:
+        yield app
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ the unknown artifact's message. Screenshots go to the test's tmp dir.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from playwright.sync_api import Locator, Page, expect
 import liberry
 from tests.lineage_seed import FANOUT, seed_lineage
 
-from .conftest import kernel_eval, open_and_run
+from .conftest import kernel_eval, open_and_run, run_marimo
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -193,3 +194,73 @@ def _luminance(color: str) -> float:
     scale = 255.0 if color.startswith("color(") else 1.0
     r, g, b = (float(v) * scale for v in re.findall(r"[\d.]+", color.split("srgb")[-1])[:3])
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+# -- marimo --------------------------------------------------------------------------------------
+
+MARIMO_NOTEBOOK = """
+import marimo
+
+app = marimo.App(width="full")
+
+
+@app.cell
+def _():
+    import marimo as mo
+
+    import liberry
+
+    return liberry, mo
+
+
+@app.cell
+def _(liberry, mo):
+    graph = mo.ui.anywidget(liberry.widgets.Lineage({path!r}, depth=2))
+    graph
+    return (graph,)
+
+
+@app.cell
+def _(graph, mo):
+    mo.md(f"**Selected:** {{graph.widget.selected.name if graph.widget.selected else 'none'}}")
+    return
+
+
+if __name__ == "__main__":
+    app.run()
+"""
+
+
+@pytest.fixture
+def marimo_lineage(
+    liberry_server: Any, lineage: dict[str, Any], tmp_path: Path
+) -> Iterator[dict[str, Any]]:
+    """`marimo run` on a notebook that draws the lineage of `mnist:latest`."""
+    source = MARIMO_NOTEBOOK.format(path=lineage["path"] + "/mnist:latest")
+    (tmp_path / "lineage_marimo.py").write_text(source)
+    with run_marimo(liberry_server, tmp_path, "lineage_marimo.py") as app:
+        yield app
+
+
+def test_lineage_in_marimo(page: Page, marimo_lineage: dict[str, Any], tmp_path: Path) -> None:
+    root = page.get_by_test_id("liberry-lineage")
+    page.goto(marimo_lineage["url"])
+    expect(root).to_have_count(1)
+    expect(root).to_have_attribute("data-state", "ready")
+    expect(root).to_have_attribute("data-host", "marimo")
+    # The walk came through marimo's own channel; names are DOM text.
+    expect(root.get_by_test_id("lineage-title")).to_have_text("mnist:v0 (dataset)")
+    shown = set(_labels(root))
+    assert {"mnist:v0", "make-data", "trainer", "clf:v0"} <= shown, shown
+    # A cluster opens without the kernel; a click on a node reaches Python, and the cell that
+    # reads the selection re-runs with it.
+    root.get_by_test_id("lineage-cluster").filter(has_text="ft-model").click()
+    expect(root.get_by_test_id("lineage-node-label").filter(has_text="ft-model:v")).to_have_count(
+        FANOUT
+    )
+    root.get_by_test_id("lineage-fit").click()
+    _node(root, "trainer").click()
+    expect(root.get_by_test_id("lineage-details-title")).to_have_text("trainer")
+    expect(page.get_by_text("Selected: trainer")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "marimo.png"), full_page=True)
+    assert page.liberry_errors == []  # type: ignore[attr-defined]

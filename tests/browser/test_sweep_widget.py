@@ -14,12 +14,8 @@ Screenshots of each stage are saved in the test's tmp dir (the path is printed).
 from __future__ import annotations
 
 import math
-import os
 import random
 import re
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,7 +31,7 @@ import liberry
 from liberry import demo_sweep
 from liberry.server import ServerHandle
 
-from .conftest import TOKEN, _free_port, _kernel_env, kernel_eval, kernel_exec, open_and_run
+from .conftest import TOKEN, kernel_eval, kernel_exec, open_and_run, run_marimo
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -296,45 +292,10 @@ if __name__ == "__main__":
 def marimo_sweep(
     liberry_server: ServerHandle, sweep_path: str, tmp_path: Path
 ) -> Iterator[dict[str, Any]]:
-    """`marimo run` on a notebook that shows the sweep, on 127.0.0.1 without a token."""
+    """`marimo run` on a notebook that shows the sweep."""
     (tmp_path / "sweep_marimo.py").write_text(MARIMO_NOTEBOOK.format(path=sweep_path))
-    env = {
-        **_kernel_env(liberry_server, tmp_path),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_STATE_HOME": str(tmp_path / "xdg-state"),
-        "XDG_CACHE_HOME": str(tmp_path / "cache"),
-        "MARIMO_SKIP_UPDATE_CHECK": "1",
-    }
-    port = _free_port()
-    log_path = tmp_path / "marimo.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "marimo", "-q", "run", "sweep_marimo.py", "--headless",
-             "--host=127.0.0.1", f"--port={port}", "--no-token"],
-            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError("marimo exited:\n" + log_path.read_text())
-                if time.monotonic() > deadline:
-                    raise RuntimeError("marimo did not start:\n" + log_path.read_text())
-                try:
-                    if requests.get(f"{url}/health", timeout=5).ok:
-                        break
-                except requests.RequestException:
-                    pass
-                time.sleep(0.2)
-            yield {"url": url}
-        finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+    with run_marimo(liberry_server, tmp_path, "sweep_marimo.py") as app:
+        yield app
 
 
 def test_sweep_explorer_in_marimo(
