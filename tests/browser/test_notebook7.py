@@ -1,4 +1,5 @@
-"""The run table (issue #5) in a real Jupyter Notebook 7, driven through Debian Chromium.
+"""The run table (issue #5), and the quickstart's sweep explorer and lineage view, in a real
+Jupyter Notebook 7, driven through Debian Chromium.
 
 Notebook 7 is JupyterLab's components in a one-document page (/notebooks/<path>), with its own
 shell and widget manager set-up; this checks that the widget works there as a user would use
@@ -64,6 +65,17 @@ def test_notebook7_run_table(
     expect(root).to_have_count(1)
     expect(root).to_have_attribute("data-state", "ready", timeout=WAIT_MS)
     expect(root).to_have_attribute("data-host", "jupyter")
+
+    # The quickstart's sweep explorer and lineage view draw in Notebook 7 too.
+    sweep = page.get_by_test_id("liberry-sweep")
+    sweep.scroll_into_view_if_needed()
+    expect(sweep).to_have_attribute("data-state", "ready", timeout=WAIT_MS)
+    expect(sweep.get_by_test_id("axis-label").first).to_have_text("learning_rate")
+    lineage = page.get_by_test_id("liberry-lineage")
+    lineage.scroll_into_view_if_needed()
+    expect(lineage).to_have_attribute("data-state", "ready", timeout=WAIT_MS)
+    expect(lineage.get_by_test_id("lineage-title")).to_have_text("cifar10:v0 (dataset)")
+    root.scroll_into_view_if_needed()
 
     # Real rows: the same ids, in the same order, as the server's and the widget's own query.
     total = len(api.runs(PROJECT))
