@@ -165,9 +165,30 @@ def create_store_engine(url: str) -> Engine:
     return engine
 
 
+# Any constant both sides agree on: the key of the advisory lock migrations and the first-run
+# bootstrap hold on PostgreSQL ("liberry" in ASCII, as a bigint).
+PG_LOCK_KEY = 0x6C69626572727900
+
+
+def serialize_on(conn: Connection) -> None:
+    """Hold the store-wide lock until this transaction ends, so N processes starting together
+    (`liberry server --workers N`, or servers on several hosts) migrate and bootstrap once.
+
+    SQLite needs nothing: the write transaction is `BEGIN IMMEDIATE`, which already queues
+    other writers. PostgreSQL gets a transaction-scoped advisory lock, released on commit or
+    rollback (a crashed process cannot leave it held), and taken before `meta` is created:
+    a row lock on `meta` could not cover the very first start, when the table is missing."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
+
+
 def migrate(engine: Engine) -> int:
-    """Bring the schema to SCHEMA_VERSION; returns the version found before migrating."""
+    """Bring the schema to SCHEMA_VERSION; returns the version found before migrating.
+
+    Safe to call from many processes at once: the first migrates under `serialize_on`'s lock,
+    the others wait for it, then find the schema current and do nothing."""
     with engine.connect().execution_options(liberry_write=True) as conn, conn.begin():
+        serialize_on(conn)
         tables.meta.create(conn, checkfirst=True)
         row = conn.execute(
             select(tables.meta.c.value).where(tables.meta.c.key == "schema_version")
