@@ -76,7 +76,8 @@ def cmd_server(args: argparse.Namespace) -> int:
         return 2
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{args.port}"
-    where = f"data: {data.path}" + (", database: PostgreSQL" if args.database_url else "")
+    dialect = data.store.engine.dialect.name
+    where = f"data: {data.path}" + (f", database: {dialect}" if dialect != "sqlite" else "")
     workers = f", {args.workers} workers" if args.workers > 1 else ""
     print(f"liberry server on {url}  ({where}{workers})", flush=True)
     if data.created_key:
