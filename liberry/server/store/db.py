@@ -162,6 +162,17 @@ def create_store_engine(url: str) -> Engine:
 
     else:
         engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+
+        @event.listens_for(engine, "begin")
+        def _on_pg_begin(conn: Connection) -> None:
+            # The store's write paths read, decide, then insert (a new project, entity, run,
+            # artifact type...), relying on SQLite's one writer at a time. PostgreSQL's READ
+            # COMMITTED lets two such transactions (two threads, or two --workers) both insert
+            # and one fail on a unique key; this lock gives writes the same one-at-a-time
+            # order, across every process on the database. Reads stay concurrent.
+            if conn.get_execution_options().get("liberry_write", False):
+                serialize_on(conn)
+
     return engine
 
 
@@ -177,7 +188,8 @@ def serialize_on(conn: Connection) -> None:
     SQLite needs nothing: the write transaction is `BEGIN IMMEDIATE`, which already queues
     other writers. PostgreSQL gets a transaction-scoped advisory lock, released on commit or
     rollback (a crashed process cannot leave it held), and taken before `meta` is created:
-    a row lock on `meta` could not cover the very first start, when the table is missing."""
+    a row lock on `meta` could not cover the very first start, when the table is missing.
+    Every write transaction takes it too (see `create_store_engine`); it is re-entrant."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
 
