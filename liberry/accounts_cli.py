@@ -8,16 +8,17 @@ a new key, a rotation, a deletion or a team change is effective on the next requ
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .server.datadir import DataDir
+from .server.datadir import DataDir, DataDirError, open_data_dir
 from .server.store import StoreError, accounts
 
 
 def _open(args: argparse.Namespace) -> DataDir:
-    return DataDir.open(Path(args.data_dir).expanduser(), args.database_url)
+    return open_data_dir(Path(args.data_dir).expanduser(), args.database_url)
 
 
 def user_create(args: argparse.Namespace) -> int:
@@ -105,6 +106,9 @@ def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
         except StoreError as exc:
             print(f"liberry {args.command}: {exc}", file=sys.stderr)
             return 1
+        except DataDirError as exc:  # a bad --database-url, the database down: as the server
+            print(f"liberry {args.command}: {exc}", file=sys.stderr)
+            return 2
 
     return run
 
@@ -119,8 +123,9 @@ def add_parsers(sub: argparse._SubParsersAction, default_dir: Path) -> None:
         )
         p.add_argument(
             "--database-url",
-            default=None,
-            help="the server's database when not SQLite in the data dir (postgresql://...)",
+            default=os.environ.get("LIBERRY_DATABASE_URL") or None,
+            help="the server's database when not SQLite in the data dir (postgresql://...; "
+            "env: LIBERRY_DATABASE_URL)",
         )
 
     p_user = sub.add_parser("user", help="manage users and their API keys")

@@ -38,17 +38,48 @@ def _server_args(p: argparse.ArgumentParser, default_dir: Path, default_port: in
     )
 
 
+def _deploy_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--database-url",
+        default=os.environ.get("LIBERRY_DATABASE_URL") or None,
+        metavar="URL",
+        help="keep the database here instead of SQLite in the data dir, e.g. "
+        "postgresql://user:pass@host:5432/liberry (env: LIBERRY_DATABASE_URL). The data dir "
+        "still holds the files, the secrets and the first admin's api_key; every server "
+        "sharing the database must share the data dir's key_secret (and files)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve from N processes (default 1). Migrations and the first-run admin happen "
+        "once, before the workers start; each worker has its own connection pool. Use with "
+        "PostgreSQL: SQLite works but serializes every write",
+    )
+
+
 def cmd_server(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .server.app import create_app
-    from .server.datadir import DataDir
+    from .server.datadir import DataDirError, open_data_dir
+    from .server.factory import worker_env
 
-    data = DataDir.open(args.data_dir)
-    app = create_app(data.store, data.blobs, heartbeat_timeout_s=args.heartbeat_timeout)
+    if args.workers < 1:
+        print("liberry server: --workers must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        data = open_data_dir(args.data_dir, args.database_url)
+    except DataDirError as exc:
+        print(f"liberry server: {exc}", file=sys.stderr)
+        return 2
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{args.port}"
-    print(f"liberry server on {url}  (data: {data.path})", flush=True)
+    dialect = data.store.engine.dialect.name
+    where = f"data: {data.path}" + (f", database: {dialect}" if dialect != "sqlite" else "")
+    workers = f", {args.workers} workers" if args.workers > 1 else ""
+    print(f"liberry server on {url}  ({where}{workers})", flush=True)
     if data.created_key:
         print(
             f"API key (shown once; also saved, mode 0600, in {data.path / 'api_key'}):", flush=True
@@ -58,10 +89,20 @@ def cmd_server(args: argparse.Namespace) -> int:
         print(f"API key: see {data.path / 'api_key'}", flush=True)
     print(f"Log with W&B:  WANDB_BASE_URL={url} WANDB_API_KEY=<key> python train.py", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
+    run = {"host": args.host, "port": args.port, "log_level": "warning", "access_log": False}
+    if args.workers > 1:
+        # Each worker opens its own store (see liberry.server.factory); this process only
+        # supervises them, so its connections go now.
+        data.store.close()
+        worker_env(data.path, args.database_url, args.heartbeat_timeout)
+        uvicorn.run("liberry.server.factory:make_app", factory=True, workers=args.workers, **run)
+        print("liberry server stopped.", flush=True)
+        return 0
+    app = create_app(data.store, data.blobs, heartbeat_timeout_s=args.heartbeat_timeout)
     try:
         # uvicorn handles SIGINT/SIGTERM itself: it stops accepting, finishes in-flight
         # requests (each a committed-or-rolled-back transaction), then returns.
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+        uvicorn.run(app, **run)
     finally:
         data.store.close()
     print("liberry server stopped.", flush=True)
@@ -184,8 +225,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="liberry", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p_server = sub.add_parser("server", help="run a persistent W&B-compatible tracking server")
+    p_server = sub.add_parser(
+        "server",
+        help="run a persistent W&B-compatible tracking server",
+        description="Serve the W&B wire protocol (point WANDB_BASE_URL here). By default one "
+        "process keeps everything in --data-dir: SQLite and the logged files. For a team: "
+        "--database-url postgresql://... and --workers N. The first start creates an admin "
+        "user and prints its API key once (also saved in DATA_DIR/api_key); add users with "
+        "`liberry user create`. Bad settings or an unreachable database exit with status 2.",
+    )
     _server_args(p_server, DEFAULT_DATA_DIR, 8080)
+    _deploy_args(p_server)
     p_server.set_defaults(func=cmd_server)
 
     p_demo = sub.add_parser("demo", help="a local server with demo data, opened in JupyterLab")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every test liberry has, from a fresh clone: installs what the tests need, then runs
 # the front-end unit tests, the linters and the whole pytest suite (server on SQLite and on a
-# throwaway PostgreSQL, Api, wandb compatibility, widgets, and JupyterLab in a real Chromium).
+# throwaway PostgreSQL, Api, wandb compatibility, widgets, and JupyterLab in a real Chromium),
+# then tests/server and tests/api a second time with the server's fixtures on PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,3 +42,10 @@ npm run check  # tsc --noEmit, then vitest
 .venv/bin/ruff check .
 .venv/bin/mypy
 .venv/bin/python -m pytest -q "$@"
+
+# The SQL-heavy part once more with every `server`/`fresh_server` fixture on a database of its
+# own on the scratch PostgreSQL (tests/pg_databases.py): the whole server, not only the store,
+# runs on both backends. Only for a full run: with arguments, the caller picked the tests.
+if [ $# -eq 0 ] && [ -n "${LIBERRY_TEST_POSTGRES_URL:-}" ]; then
+  LIBERRY_TEST_SERVER_DB=postgresql .venv/bin/python -m pytest -q tests/server tests/api
+fi

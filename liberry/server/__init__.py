@@ -116,6 +116,7 @@ def start(
     port: int = 0,
     heartbeat_timeout_s: float = 300.0,
     log_level: str = "warning",
+    database_url: str | None = None,
 ) -> ServerHandle:
     """Start a server in a background thread and return once it accepts connections.
 
@@ -125,12 +126,14 @@ def start(
         host: interface to bind; keep 127.0.0.1 unless you mean to expose it.
         port: TCP port; 0 picks a free one (read it back from ``.url``).
         heartbeat_timeout_s: a running run silent for this long is marked ``crashed``.
+        database_url: keep the database there (``postgresql://...``) instead of SQLite in
+            the data dir; the data dir still holds the files, secrets and admin key.
     """
     temporary = data_dir is None
     path = Path(tempfile.mkdtemp(prefix="liberry-")) if data_dir is None else Path(data_dir)
     logging.getLogger("liberry").setLevel(log_level.upper())
     handle = ServerHandle(
-        DataDir.open(path),
+        DataDir.open(path, database_url),
         host,
         port,
         temporary=temporary,

@@ -1,6 +1,7 @@
 """The server's data directory: database, file bytes, signing secret and the admin key.
 
-Layout: `liberry.db` (SQLite), `files/` (run files), and, mode 0600: `secret` (signs storage
+Layout: `liberry.db` (SQLite, unless a database URL names PostgreSQL), `files/` (run files),
+and, mode 0600: `secret` (signs storage
 URLs), `key_secret` (keys the API-key hashes) and `api_key` (the first admin's key).
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from .blobs import Blobs
 from .store import Store
 from .store.db import sqlite_url
+from .store.urls import DatabaseUrlError, normalize_database_url
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -28,6 +30,10 @@ def _private_secret(path: Path) -> bytes:
     if not path.exists():
         _write_private(path, secrets.token_hex(32))
     return path.read_text().strip().encode()
+
+
+def _url(path: Path, database_url: str | None) -> str:
+    return normalize_database_url(database_url) if database_url else sqlite_url(path / "liberry.db")
 
 
 @dataclass
@@ -45,7 +51,7 @@ class DataDir:
         secret = _private_secret(path / "secret")
         # Separate from the URL-signing secret: either can be replaced without the other.
         key_secret = _private_secret(path / "key_secret")
-        store = Store(database_url or sqlite_url(path / "liberry.db"), key_secret=key_secret)
+        store = Store(_url(path, database_url), key_secret=key_secret)
         key = store.bootstrap()
         key_file = path / "api_key"
         created = key is not None
@@ -59,3 +65,39 @@ class DataDir:
         if created:
             _write_private(key_file, key + "\n")
         return cls(path, store, Blobs(path / "files", secret), key, created)
+
+    @classmethod
+    def attach(cls, path: Path, database_url: str | None = None) -> DataDir:
+        """The data dir another process already opened: what a `--workers` process uses.
+
+        No bootstrap and no key file written: the parent did both before starting workers
+        (and printed the key once). Migration still runs, as a no-op under its lock."""
+        path = path.expanduser().resolve()
+        secret = _private_secret(path / "secret")
+        store = Store(_url(path, database_url), key_secret=_private_secret(path / "key_secret"))
+        key_file = path / "api_key"
+        key = key_file.read_text().strip() if key_file.exists() else ""
+        return cls(path, store, Blobs(path / "files", secret), key, False)
+
+
+class DataDirError(Exception):
+    """The data dir or its database cannot be opened; the message is one line, for a CLI."""
+
+
+def open_data_dir(path: Path, database_url: str | None = None) -> DataDir:
+    """`DataDir.open`, with what a person can fix (bad URL, database down, no permission)
+    turned into a one-line `DataDirError` instead of a traceback."""
+    from sqlalchemy.exc import DBAPIError, NoSuchModuleError
+
+    try:
+        return DataDir.open(path, database_url)
+    except DatabaseUrlError as exc:
+        raise DataDirError(str(exc)) from None
+    except NoSuchModuleError as exc:
+        raise DataDirError(f"no driver for this database URL: {exc}") from None
+    except DBAPIError as exc:
+        # psycopg's message runs over several lines (host, port, hint): the first says it.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise DataDirError(f"cannot open the database: {reason}") from None
+    except (OSError, RuntimeError) as exc:  # an unwritable data dir; a schema newer than us
+        raise DataDirError(str(exc)) from None

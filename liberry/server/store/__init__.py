@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from . import accounts
-from .db import create_store_engine, migrate
+from .db import create_store_engine, migrate, serialize_on
 from .errors import NotFound, StoreError
 
 __all__ = ["NotFound", "Store", "StoreError"]
@@ -52,6 +52,7 @@ class Store:
     def bootstrap(self, username: str = "admin") -> str | None:
         """Create the first user, its entity and an API key; the key when created, else None."""
         with self.write() as conn:
+            serialize_on(conn)  # two servers starting on one empty database: one admin
             if accounts.user_count(conn):
                 return None
             user_id = accounts.create_user(conn, username, admin=True)

@@ -162,12 +162,45 @@ def create_store_engine(url: str) -> Engine:
 
     else:
         engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+
+        @event.listens_for(engine, "begin")
+        def _on_pg_begin(conn: Connection) -> None:
+            # The store's write paths read, decide, then insert (a new project, entity, run,
+            # artifact type...), relying on SQLite's one writer at a time. PostgreSQL's READ
+            # COMMITTED lets two such transactions (two threads, or two --workers) both insert
+            # and one fail on a unique key; this lock gives writes the same one-at-a-time
+            # order, across every process on the database. Reads stay concurrent.
+            if conn.get_execution_options().get("liberry_write", False):
+                serialize_on(conn)
+
     return engine
 
 
+# Any constant both sides agree on: the key of the advisory lock migrations and the first-run
+# bootstrap hold on PostgreSQL ("liberry" in ASCII, as a bigint).
+PG_LOCK_KEY = 0x6C69626572727900
+
+
+def serialize_on(conn: Connection) -> None:
+    """Hold the store-wide lock until this transaction ends, so N processes starting together
+    (`liberry server --workers N`, or servers on several hosts) migrate and bootstrap once.
+
+    SQLite needs nothing: the write transaction is `BEGIN IMMEDIATE`, which already queues
+    other writers. PostgreSQL gets a transaction-scoped advisory lock, released on commit or
+    rollback (a crashed process cannot leave it held), and taken before `meta` is created:
+    a row lock on `meta` could not cover the very first start, when the table is missing.
+    Every write transaction takes it too (see `create_store_engine`); it is re-entrant."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
+
+
 def migrate(engine: Engine) -> int:
-    """Bring the schema to SCHEMA_VERSION; returns the version found before migrating."""
+    """Bring the schema to SCHEMA_VERSION; returns the version found before migrating.
+
+    Safe to call from many processes at once: the first migrates under `serialize_on`'s lock,
+    the others wait for it, then find the schema current and do nothing."""
     with engine.connect().execution_options(liberry_write=True) as conn, conn.begin():
+        serialize_on(conn)
         tables.meta.create(conn, checkfirst=True)
         row = conn.execute(
             select(tables.meta.c.value).where(tables.meta.c.key == "schema_version")

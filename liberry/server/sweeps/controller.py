@@ -283,6 +283,8 @@ def _params_of_config(cfg: SweepConfig, config_text: str) -> dict[str, Any]:
 # -- early termination -------------------------------------------------------------------------
 
 # (run pk, history lines) -> the metric's values: a run's series is read again only when it grew.
+# Per process, and safe with `--workers`: the key is read from the database in the caller's
+# transaction, so a worker that missed another's writes sees a new key, never stale values.
 _series_cache: dict[tuple[int, int, str], list[float]] = {}
 _series_lock = threading.Lock()
 _SERIES_CACHE_MAX = 50_000

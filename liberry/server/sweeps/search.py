@@ -232,6 +232,9 @@ class _Study:
     trial_ids: list[int | None] = field(default_factory=list)
 
 
+# Per process, and safe with `--workers`: every call passes the trials read from the database
+# and `_cached_study` syncs them in (or rebuilds), so trials another worker handed out count.
+# Only the sampler's random stream differs from worker to worker.
 _cache: OrderedDict[Hashable, _Study] = OrderedDict()
 _cache_lock = threading.Lock()
 
