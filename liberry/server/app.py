@@ -26,6 +26,7 @@ from .._version import __version__
 from .artifact_routes import artifact_routes
 from .auth import AuthError, authenticate
 from .blobs import Blobs
+from .export_routes import export_routes
 from .filestream import apply_chunk
 from .graphql import BadRequest, GraphQLService
 from .store import Store, runs
@@ -187,6 +188,7 @@ def create_app(store: Store, blobs: Blobs, *, heartbeat_timeout_s: float = 300.0
         Route("/storage/runs/{run_pk:int}/{name:path}", storage_put, methods=["PUT"]),
         Route("/storage/runs/{run_pk:int}/{name:path}", storage_get, methods=["GET"]),
         *artifact_routes(store, blobs),
+        *export_routes(store),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/", index, methods=["GET"]),
     ]
