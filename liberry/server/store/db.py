@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 from sqlalchemy.pool import QueuePool
 
-from . import history_blocks, tables, values
+from . import counts, history_blocks, tables, values
 from .filters import install_sqlite_functions
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,11 @@ def _v5_artifacts(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _v8_run_counts(conn: Connection) -> None:
+    """Per-project run counts kept by triggers on `runs` (issue #19, 1M-run projects)."""
+    counts.install_triggers(conn)
+
+
 # Append new steps; never edit a released one.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_initial,
@@ -95,6 +100,9 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v3_history_blocks,
     _v4_sweeps,
     _v5_artifacts,
+    # Named v8: v6 and v7 are taken on other branches (reports, teams); the integrator
+    # renumbers on merge, as only the position in this list counts.
+    _v8_run_counts,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
