@@ -94,6 +94,9 @@ def fetch_columns(
         stream=True,
         what=f"Arrow export of {entity}/{project}",
     )
+    # Counted with the GraphQL operations, which tests and benchmarks read (one export, one
+    # request); exports run one at a time, so the Counter needs no lock here.
+    api.client.operation_counts["RunsArrow"] += 1
     columns = RunColumns()
     with response:
         kind = response.headers.get("Content-Type", "")

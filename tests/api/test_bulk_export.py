@@ -84,6 +84,7 @@ def test_bulk_and_graphql_pages_give_the_same_frame(
     path = f"admin/{awkward}"
     bulk = api.runs(path, filters=filters, order=order).to_pandas()
     assert api.client.operation_counts["RunsExport"] == 0
+    assert api.client.operation_counts["RunsArrow"] == 1
     assert bulk_export.supported(api)
     paged = api.runs(path, filters=filters, order=order, per_page=2).to_pandas(bulk=False)
     assert api.client.operation_counts["RunsExport"] == 1

@@ -28,12 +28,12 @@ from typing import Any, Final
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection, select
 
 from . import tables as t
 from .filters import compile_filters
 from .ordering import compile_order
-from .util import iso_to_wandb
 
 __all__ = ["BATCH_ROWS", "SCHEMA", "run_batches"]
 
@@ -64,21 +64,37 @@ _COLUMNS: Final = (
 )
 
 
-def _tags(text: str | None) -> list[str]:
-    tags = orjson.loads(text) if text else []
-    return tags if isinstance(tags, list) else []
+def _tags(texts: list[str | None]) -> list[list[str]]:
+    """Each run's tags (stored as JSON text), parsed in one call for the whole batch."""
+    try:
+        parsed = orjson.loads("[" + ",".join(text or "[]" for text in texts) + "]")
+    except orjson.JSONDecodeError:  # never written by the store; parse run by run
+        parsed = [_tags_of(text) for text in texts]
+    return [tags if isinstance(tags, list) else [] for tags in parsed]
+
+
+def _tags_of(text: str | None) -> Any:
+    try:
+        return orjson.loads(text or "[]")
+    except orjson.JSONDecodeError:
+        return []
 
 
 def _batch(rows: list[dict[str, Any]]) -> pa.RecordBatch:
+    def column(name: str) -> list[Any]:
+        return [r[name] for r in rows]
+
+    created = pa.array(column("created_at"), pa.string())
     return pa.record_batch(
         [
-            pa.array([r["name"] for r in rows], pa.string()),
-            pa.array([r["display_name"] for r in rows], pa.string()),
-            pa.array([r["state"] for r in rows], pa.string()),
-            pa.array([iso_to_wandb(r["created_at"]) for r in rows], pa.string()),
-            pa.array([_tags(r["tags"]) for r in rows], pa.list_(pa.string())),
-            pa.array([r["config"] for r in rows], pa.string()),
-            pa.array([r["summary"] for r in rows], pa.string()),
+            pa.array(column("name"), pa.string()),
+            pa.array(column("display_name"), pa.string()),
+            pa.array(column("state"), pa.string()),
+            # W&B's DateTime text, as `iso_to_wandb` makes it: the first 19 characters.
+            pc.utf8_slice_codeunits(created, 0, 19),
+            pa.array(_tags(column("tags")), pa.list_(pa.string())),
+            pa.array(column("config"), pa.string()),
+            pa.array(column("summary"), pa.string()),
         ],
         schema=SCHEMA,
     )
