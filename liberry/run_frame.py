@@ -161,8 +161,7 @@ class RunColumns:
     def to_pandas(self) -> pd.DataFrame:
         import pandas as pd
 
-        everything = self._everything()
-        frame = pd.DataFrame(everything, columns=list(everything))
+        frame = pd.DataFrame(self._everything())  # columns in the dict's order
         frame["created_at"] = pd.to_datetime(
             frame["created_at"], utc=True, format="ISO8601", errors="coerce"
         )
