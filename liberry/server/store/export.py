@@ -18,7 +18,8 @@ key: the client decodes them with the code that decodes GraphQL's `config` and
 keys and mixed types included, and the server spends no time on what it would only re-encode.
 
 Runs are read with the keyset pages of `OrderSpec.fetch` (the same order as GraphQL's `runs`),
-BATCH_ROWS at a time: one query per batch, never one per run.
+FIRST_BATCH_ROWS first, then twice as many per batch up to BATCH_ROWS: one query per batch,
+never one per run.
 """
 
 from __future__ import annotations
@@ -35,11 +36,13 @@ from . import tables as t
 from .filters import compile_filters
 from .ordering import compile_order
 
-__all__ = ["BATCH_ROWS", "SCHEMA", "run_batches"]
+__all__ = ["BATCH_ROWS", "FIRST_BATCH_ROWS", "SCHEMA", "run_batches"]
 
-#: Runs per record batch: large enough that per-query costs vanish, small enough that the
-#: client decodes one batch while the server reads the next.
-BATCH_ROWS: Final = 2_000
+#: Runs in the first record batch: small, so the client has bytes to decode within a few
+#: milliseconds; each later batch is twice as large, up to BATCH_ROWS, so that per-query costs
+#: vanish while the client decodes one batch as the server reads the next.
+FIRST_BATCH_ROWS: Final = 250
+BATCH_ROWS: Final = 4_000
 
 SCHEMA: Final = pa.schema(
     [
@@ -108,6 +111,7 @@ def run_batches(
     order: str | None,
     limit: int | None = None,
     batch_rows: int = BATCH_ROWS,
+    first_rows: int = FIRST_BATCH_ROWS,
 ) -> Iterator[pa.RecordBatch]:
     """The project's runs matching `filters`, in `order`, as record batches of SCHEMA.
 
@@ -124,8 +128,10 @@ def run_batches(
     )
     after: str | None = None
     left = float("inf") if limit is None else limit
+    step = min(first_rows, batch_rows)
     while left > 0:
-        size = int(min(batch_rows, left))
+        size = int(min(step, left))
+        step = min(step * 2, batch_rows)
         rows = spec.fetch(conn, stmt, project_id=project_id, after=after, limit=size)
         if rows:
             yield _batch(rows)
