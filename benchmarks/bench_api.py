@@ -4,7 +4,7 @@ Both clients talk to one liberry server (a subprocess on 127.0.0.1) seeded over 
 N runs (default 10,000; 8 config keys, 4 summary metrics each). The questions:
 
   1. N runs -> a DataFrame of config + summary.
-     liberry: `api.runs(path).to_pandas()`.
+     liberry: `api.runs(path).to_pandas()` (one request to the Arrow export, issue #19).
      wandb:   the loop users write, `[(r.config, r.summary) for r in api.runs(path)]`, then a
               DataFrame (one `Run` query per run). Target: liberry >= 20x faster.
   2. Iterate N runs' ids and states, `[(r.id, r.state) for r in api.runs(path)]`, both with

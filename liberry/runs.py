@@ -16,15 +16,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from . import queries
+from . import bulk_export, queries
 from ._repr import html_table, short
 from .errors import NotFoundError
 from .filters import validate_filters, validate_order
 from .paths import RunPath
 from .queries import Operation
 from .resource import ProjectResource
+from .run_frame import RunColumns
+from .run_frame import loads_object as _loads_object
 from .transport import Page, Paginator
 
 if TYPE_CHECKING:
@@ -73,22 +73,6 @@ def _default(value: Any) -> Any:
 def json_dumps(value: Any) -> str:
     """JSON text for config/summary values; numpy values and datetimes are converted."""
     return json.dumps(value, default=_default, separators=(",", ":"), allow_nan=True)
-
-
-def _loads_object(value: Any) -> dict[str, Any]:
-    """A JSON-object field (`config`, `summaryMetrics`) as a dict; `{}` when absent or bad."""
-    if value is None:
-        return {}
-    if isinstance(value, dict):
-        return value
-    try:
-        parsed = orjson.loads(value)
-    except (TypeError, ValueError):
-        try:  # NaN / Infinity, which Python's json writes and orjson rejects
-            parsed = json.loads(value)
-        except (TypeError, ValueError):
-            return {}
-    return parsed if isinstance(parsed, dict) else {}
 
 
 def unwrap_config(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -534,20 +518,6 @@ def _record(run: Run) -> dict[str, Any]:
     return row
 
 
-def _arrow_column(values: list[Any]) -> pa.Array:
-    import pyarrow as pa
-
-    try:
-        return pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
-        # Mixed types across runs (a key that is a number in one run, text in another):
-        # keep text as it is and everything else as JSON, so no value is lost.
-        return pa.array(
-            [v if v is None or isinstance(v, str) else json_dumps(v) for v in values],
-            type=pa.string(),
-        )
-
-
 class _Connection:
     """The result of one `runs` query: nodes, their cursors, where it ends, the count."""
 
@@ -780,34 +750,49 @@ class Runs(Paginator[Run]):
         """Every matching run as a flat dict: id, name, state, created_at, config.*, summary.*."""
         return [_record(run) for run in self._export(progress)]
 
-    def to_pandas(self, progress: bool | None = None) -> pd.DataFrame:
-        """Every matching run as a DataFrame row, one request per 1000 runs.
+    def _columns(self, progress: bool | None, bulk: bool) -> RunColumns:
+        """Every matching run in export columns: one Arrow request on a liberry server (when
+        `bulk`), GraphQL pages of 1000 elsewhere; the same columns either way."""
+        if bulk and bulk_export.supported(self._api):
+            columns = bulk_export.fetch_columns(
+                self._api,
+                self.entity,
+                self.project,
+                filters_json=self._filters_json,
+                order=self.order,
+                limit=self.limit,
+            )
+            if self.limit is None:
+                self._total = columns.rows
+            return columns
+        runs = self._export(progress)
+        columns = RunColumns()
+        columns.add(
+            [run.id for run in runs],
+            [run._attrs.get("displayName") for run in runs],
+            [run._attrs.get("state") for run in runs],
+            [run._attrs.get("createdAt") for run in runs],
+            [run._config_raw for run in runs],
+            [run._summary for run in runs],
+        )
+        return columns
+
+    def to_pandas(self, progress: bool | None = None, *, bulk: bool = True) -> pd.DataFrame:
+        """Every matching run as a DataFrame row.
 
         Columns: `id`, `name` (display name), `state`, `created_at` (UTC datetime), then the
-        flattened config as `config.<key>` and summary as `summary.<key>`.
+        flattened config as `config.<key>` and summary as `summary.<key>` (see `run_frame`).
+        On a liberry server this is one request (its Arrow bulk export); elsewhere, or with
+        `bulk=False`, one GraphQL request per 1000 runs. The frame is the same either way.
         """
-        import pandas as pd
+        return self._columns(progress, bulk).to_pandas()
 
-        records = self.to_records(progress)
-        frame = pd.DataFrame.from_records(records, columns=_columns(records))
-        frame["created_at"] = pd.to_datetime(
-            frame["created_at"], utc=True, format="ISO8601", errors="coerce"
-        )
-        return frame
-
-    def to_arrow(self, progress: bool | None = None) -> pa.Table:
+    def to_arrow(self, progress: bool | None = None, *, bulk: bool = True) -> pa.Table:
         """Every matching run as a `pyarrow.Table` with the columns of `to_pandas`.
 
         A key whose values differ in type between runs becomes a text column (JSON).
         """
-        import pyarrow as pa
-
-        records = self.to_records(progress)
-        names = _columns(records)
-        arrays = [_arrow_column([r.get(c) for r in records]) for c in names]
-        created = pa.array([r["created_at"] for r in records], type=pa.string())
-        arrays[names.index("created_at")] = _arrow_timestamps(created)
-        return pa.Table.from_arrays(arrays, names=names)
+        return self._columns(progress, bulk).to_arrow()
 
     # -- display -------------------------------------------------------------------------------
 
@@ -836,26 +821,3 @@ class Runs(Paginator[Run]):
             caption=short(repr(self), 120),
             footer=footer,
         )
-
-
-def _columns(records: list[dict[str, Any]]) -> list[str]:
-    columns: dict[str, None] = dict.fromkeys(("id", "name", "state", "created_at"))
-    for record in records:
-        columns.update(dict.fromkeys(record))
-    return list(columns)
-
-
-def _arrow_timestamps(text: pa.Array) -> pa.Array:
-    """ISO-8601 text (naive means UTC, as W&B sends it) as UTC timestamps; text if unparsable."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    utc = pa.timestamp("us", tz="UTC")
-    try:
-        return pc.cast(pc.cast(text, pa.timestamp("us")), utc)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    try:
-        return pc.cast(text, utc)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return text

@@ -32,6 +32,7 @@ from .access import Access
 from .artifact_routes import artifact_routes
 from .auth import Authenticator
 from .blobs import Blobs
+from .export_routes import export_routes
 from .filestream import apply_chunk
 from .gate import Gate
 from .graphql import BadRequest, GraphQLService
@@ -262,6 +263,7 @@ def create_app(
         Route("/storage/runs/{run_pk:int}/{name:path}", storage_put, methods=["PUT"]),
         Route("/storage/runs/{run_pk:int}/{name:path}", storage_get, methods=["GET"]),
         *artifact_routes(store, blobs, gate),
+        *export_routes(store, gate),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/static/liberry/vega.js", vega_js, methods=["GET"]),
         Route("/{entity}/{project}/reports/{slug}", report_page, methods=["GET"]),

@@ -202,7 +202,7 @@ def test_page_fetches_one_table_page(api: liberry.Api, project: str) -> None:
 
 
 def test_to_pandas_one_request_per_page(api: liberry.Api, project: str) -> None:
-    frame = api.runs(f"admin/{project}").to_pandas()
+    frame = api.runs(f"admin/{project}").to_pandas(bulk=False)  # GraphQL pages, as on W&B
     assert api.client.operation_counts["RunsExport"] == 1  # 23 runs fit one export page
     assert list(frame["id"]) == newest_first()
     assert list(frame.columns[:4]) == ["id", "name", "state", "created_at"]
@@ -225,7 +225,7 @@ def test_export_pages_are_large(api: liberry.Api, server: ServerHandle, seeder: 
     name = unique("export")
     seeder.write_many([RunSpec(name, run_id=f"x{i:04d}", config={"i": i}) for i in range(1200)])
     runs = api.runs(f"admin/{name}")
-    frame = runs.to_pandas(progress=False)
+    frame = runs.to_pandas(progress=False, bulk=False)  # GraphQL pages, as on W&B
     assert len(frame) == 1200 and sorted(frame["config.i"]) == list(range(1200))
     assert api.client.operation_counts["RunsExport"] == 2  # 1000 + 200
     # The export is reused for iteration.

@@ -401,6 +401,11 @@ def _report_page(w: Wire, t: Target) -> str:
     return _http(w.http.get(w.url + t.report_path, timeout=10))
 
 
+def _arrow_export(w: Wire, t: Target) -> str:
+    params = {"entity": t.entity, "project": t.project}
+    return _http(w.http.get(w.url + "/api/runs.arrow", params=params, timeout=10))
+
+
 READS = [
     _q_project,
     _q_models,
@@ -432,6 +437,7 @@ ROUTES = [
     _signed_upload_with_key,
     _blob_with_key,
     _report_page,
+    _arrow_export,
 ]
 SIGNED = {_signed_download_with_key, _signed_upload_with_key, _blob_with_key}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..export_routes import ARROW_EXPORT_FEATURE
 from ..store import accounts, files, projects, runs
 from ..store.errors import NotFound, StoreError
 from ..store.util import decode_id
@@ -23,9 +24,10 @@ from .objects import (
 from .sweeps import SweepMutations
 from .views import ViewMutations, ViewQueryFields
 
-# Feature flags W&B clients ask about. All off: clients then use their plain code paths,
-# which are the ones this server implements.
-SERVER_FEATURES: list[str] = []
+# Feature flags W&B clients ask about. All of W&B's are off: clients then use their plain code
+# paths, which are the ones this server implements. liberry's own tell `liberry.Api` about
+# routes W&B lacks (W&B's clients ignore names they do not know).
+SERVER_FEATURES: list[str] = [ARROW_EXPORT_FEATURE]
 
 
 def _entity_or_default(info: Info, entity: str | None) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 from sqlalchemy.pool import QueuePool
 
-from . import history_blocks, tables, values
+from . import counts, history_blocks, tables, values
 from .filters import install_sqlite_functions
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,11 @@ def _v7_teams_and_key_hashes(conn: Connection) -> None:
     )
 
 
+def _v8_run_counts(conn: Connection) -> None:
+    """Per-project run counts kept by triggers on `runs` (issue #19, 1M-run projects)."""
+    counts.install_triggers(conn)
+
+
 # Append new steps; never edit a released one.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_initial,
@@ -120,6 +125,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v5_artifacts,
     _v6_reports,
     _v7_teams_and_key_hashes,
+    _v8_run_counts,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

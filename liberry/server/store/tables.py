@@ -143,6 +143,21 @@ Index("ix_runs_project_created", runs.c.project_id, runs.c.created_at, runs.c.id
 Index("ix_runs_project_heartbeat", runs.c.project_id, runs.c.heartbeat_at, runs.c.id)
 Index("ix_runs_state_heartbeat", runs.c.state, runs.c.heartbeat_at)
 
+# How many runs each project has, kept by triggers on `runs` (see `counts.py`): an unfiltered
+# `runCount` of a million-run project is one row read, not a million index entries.
+project_run_counts = Table(
+    "project_run_counts",
+    metadata,
+    Column(
+        "project_id",
+        Integer,
+        ForeignKey("projects.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("n", BigInteger, nullable=False),
+)
+
 # History (`wandb-history.jsonl`) in blocks of consecutive lines, one row per block: ingestion
 # writes one row per ~100 lines instead of one per line. A block holds the lines
 # first_line .. first_line + n - 1 (line = file_stream offset), all present; gaps between blocks
