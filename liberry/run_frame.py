@@ -151,6 +151,10 @@ class RunColumns:
                 columns[path] = [None] * self.rows + column if self.rows else column
         self.rows += n
 
+    def columns(self) -> dict[str, list[Any]]:
+        """Every column by name (identity, config, summary), as plain lists."""
+        return self._everything()
+
     def _everything(self) -> dict[str, list[Any]]:
         """Every column by name, in order: identity, config, summary (keys as first seen)."""
         out = dict(self.identity)

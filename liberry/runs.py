@@ -777,6 +777,15 @@ class Runs(Paginator[Run]):
         )
         return columns
 
+    def to_columns(
+        self, progress: bool | None = None, *, bulk: bool = True
+    ) -> dict[str, list[Any]]:
+        """Every matching run as plain columns: `{"id": [...], "name": [...], "state": [...],
+        "created_at": [...] (W&B's text), "config.<key>": [...], "summary.<key>": [...]}`,
+        None where a run has no such key. What `to_pandas` is built from, without pandas; one
+        request on a liberry server, as `to_pandas`."""
+        return self._columns(progress, bulk).columns()
+
     def to_pandas(self, progress: bool | None = None, *, bulk: bool = True) -> pd.DataFrame:
         """Every matching run as a DataFrame row.
 

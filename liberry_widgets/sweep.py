@@ -207,9 +207,10 @@ class Sweep(LiberryWidget):
         sweep = self._sweep
         metric = self._metric or sweep.metric
         goal = self._goal or sweep.goal or "minimize"
-        records = sweep.runs.to_records(progress=False)
+        # One request on a liberry server (its Arrow bulk export), pages elsewhere.
+        columns = sweep.runs.to_columns(progress=False)
         axes = axes_from_config(sweep.config)
-        table = build_table(records, axes, metric)
+        table = build_table(columns, axes, metric)
         notice = _notice(sweep.path_str, sweep.state, table, metric)
         data = pack(table, metric=metric, goal=goal, version=self._version)
         changed = data != self._data

@@ -157,17 +157,20 @@ def _epoch_ms(text: Any) -> float:
 
 
 def build_table(
-    records: Sequence[Mapping[str, Any]], axes: list[Axis], metric: str | None
+    columns: Mapping[str, Sequence[Any]], axes: list[Axis], metric: str | None
 ) -> SweepTable:
-    """Columns from `Runs.to_records()` rows (flat `config.<key>` / `summary.<key>`).
+    """The table from `Runs.to_columns()` (`id`, `name`, `state`, `created_at`, flat
+    `config.<key>` / `summary.<key>`, None where a run lacks the key).
 
     A number axis whose runs hold text (a config the sweep did not write) becomes a category
     axis, so no value is dropped silently.
     """
-    n = len(records)
+    ids = [str(i) for i in columns.get("id", ())]
+    n = len(ids)
+    absent: Sequence[Any] = [None] * n
     values: list[FloatArray] = []
     for axis in axes:
-        column = [r.get(f"config.{axis.key}") for r in records]
+        column = columns.get(f"config.{axis.key}", absent)
         if axis.kind == "number" and any(v is not None and not _is_number(v) for v in column):
             axis.kind, axis.log, axis.bounds = "category", False, None
             axis.categories = []
@@ -188,16 +191,17 @@ def build_table(
                 axis.categories.append(label)
             codes[i] = code
         values.append(codes)
-    key = f"summary.{metric}" if metric else None
-    metric_values = np.array(
-        [_metric(r.get(key)) if key else math.nan for r in records], dtype=np.float64
-    )
+    metric_column = columns.get(f"summary.{metric}", absent) if metric else absent
+    names = columns.get("name", absent)
+    states = columns.get("state", absent)
     return SweepTable(
-        ids=[str(r["id"]) for r in records],
-        names=[str(r.get("name") or r["id"]) for r in records],
-        states=[str(r.get("state") or "other") for r in records],
-        created=np.array([_epoch_ms(r.get("created_at")) for r in records], dtype=np.float64),
-        metric=metric_values,
+        ids=ids,
+        names=[str(name or rid) for name, rid in zip(names, ids, strict=True)],
+        states=[str(state or "other") for state in states],
+        created=np.array(
+            [_epoch_ms(c) for c in columns.get("created_at", absent)], dtype=np.float64
+        ),
+        metric=np.array([_metric(v) for v in metric_column], dtype=np.float64),
         axes=axes,
         values=values,
     )

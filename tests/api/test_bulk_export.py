@@ -3,6 +3,7 @@ pages (what W&B's servers get) give the same table, on the same runs."""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -95,6 +96,14 @@ def test_bulk_and_graphql_pages_give_the_same_frame(
     arrow = api.runs(path, filters=filters, order=order).to_arrow()
     tables_equal(arrow, api.runs(path, filters=filters, order=order).to_arrow(bulk=False))
     assert arrow.column_names == list(bulk.columns)
+
+    columns = api.runs(path, filters=filters, order=order).to_columns()
+    assert list(columns) == list(bulk.columns)
+    assert columns["id"] == list(bulk["id"])
+    paged_columns = api.runs(path, filters=filters, order=order).to_columns(bulk=False)
+    assert json.dumps(columns, sort_keys=True, default=str) == json.dumps(
+        paged_columns, sort_keys=True, default=str
+    )
 
 
 def test_bulk_frame_values(api: liberry.Api, awkward: str) -> None:
