@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from .api import Api
 
 
-class ProjectResource:
+class ProjectResource(ABC):
     """A resource named `entity/project/id`; subclasses say where its web page lives and how
     an attribute is fetched (`_get`)."""
 
@@ -20,8 +21,9 @@ class ProjectResource:
     project: str
     id: str
 
+    @abstractmethod
     def _get(self, key: str) -> Any:
-        raise NotImplementedError
+        """An attribute of the resource as the server named it (fetched on first use)."""
 
     @property
     def path(self) -> list[str]:
