@@ -8,14 +8,11 @@ non-monotonic steps are all checked against the same reference. Real store, real
 from __future__ import annotations
 
 import json
-import os
 import random
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import (
     Column,
     Index,
@@ -23,7 +20,6 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
-    create_engine,
     inspect,
     select,
     update,
@@ -37,28 +33,6 @@ from liberry.server.store.history import even_positions
 from liberry.server.store.history_blocks import BLOCK_LINES
 
 B = BLOCK_LINES
-
-
-PG_URL = os.environ.get("LIBERRY_TEST_POSTGRES_URL")  # a scratch database, emptied first
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        url = sqlite_url(tmp_path / "db.sqlite")
-    elif PG_URL:
-        url = PG_URL
-        engine = create_engine(url)
-        t.metadata.drop_all(engine)
-        engine.dispose()
-    else:
-        pytest.skip("set LIBERRY_TEST_POSTGRES_URL to run against PostgreSQL")
-    s = Store(url)
-    s.bootstrap()
-    with s.write() as conn:
-        projects.upsert_project(conn, "admin", "p", user_id=None)
-    yield s
-    s.close()
 
 
 def _new_run(store: Store, name: str) -> None:
