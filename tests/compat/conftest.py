@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from liberry.server import ServerHandle, start
+from tests.wandb_env import QUIET_ENV
 
 wandb = pytest.importorskip("wandb", minversion="0.31")
 
@@ -31,23 +32,6 @@ pytestmark = pytest.mark.compat
 
 HERE = Path(__file__).parent
 
-# PROTOCOL.md §6: no Viewer call, no telemetry, no system-metrics sampler, no git/code
-# capture, no error reporting, and GraphQL/file retries cut short so failures fail fast.
-QUIET_ENV: dict[str, str] = {
-    "WANDB_SILENT": "true",
-    "WANDB_X_DISABLE_STATS": "true",
-    "WANDB_X_DISABLE_META": "true",
-    "WANDB_X_DISABLE_MACHINE_INFO": "true",
-    "WANDB_CONSOLE": "off",
-    "WANDB_DISABLE_GIT": "true",
-    "WANDB_DISABLE_CODE": "true",
-    "WANDB_ERROR_REPORTING": "false",
-    "WANDB_X_GRAPHQL_RETRY_MAX": "1",
-    "WANDB_X_FILE_STREAM_RETRY_MAX": "2",
-    "WANDB_X_FILE_TRANSFER_RETRY_MAX": "2",
-    "WANDB_INIT_TIMEOUT": "60",
-    "WANDB_DISABLE_JOB_CREATION": "true",
-}
 
 # Every WANDB_* variable a developer might have set is dropped from child environments.
 _DROP_PREFIXES = ("WANDB_", "LIBERRY_")

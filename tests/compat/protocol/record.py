@@ -49,23 +49,7 @@ if str(ROOT) not in sys.path:
 MAX_BODY = 20_000
 ENTITY = "admin"
 
-# tests/compat/conftest.py QUIET_ENV (PROTOCOL.md §6), repeated here so this script does not
-# import pytest.
-QUIET_ENV: dict[str, str] = {
-    "WANDB_SILENT": "true",
-    "WANDB_X_DISABLE_STATS": "true",
-    "WANDB_X_DISABLE_META": "true",
-    "WANDB_X_DISABLE_MACHINE_INFO": "true",
-    "WANDB_CONSOLE": "off",
-    "WANDB_DISABLE_GIT": "true",
-    "WANDB_DISABLE_CODE": "true",
-    "WANDB_ERROR_REPORTING": "false",
-    "WANDB_X_GRAPHQL_RETRY_MAX": "1",
-    "WANDB_X_FILE_STREAM_RETRY_MAX": "2",
-    "WANDB_X_FILE_TRANSFER_RETRY_MAX": "2",
-    "WANDB_INIT_TIMEOUT": "60",
-    "WANDB_DISABLE_JOB_CREATION": "true",
-}
+from tests.wandb_env import QUIET_ENV  # noqa: E402  (after ROOT joined sys.path)
 
 _HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
