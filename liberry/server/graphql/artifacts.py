@@ -13,7 +13,7 @@ from ..store import lineage as lineage_store
 from ..store.artifact_names import b64_md5_to_hex, parse_artifact_name
 from ..store.errors import NotFound, StoreError
 from ..store.util import decode_id, encode_id, iso_to_wandb, loads_object
-from .connections import connection, id_cursor, page_size, parse_id_cursor
+from .connections import by_id, connection, id_cursor, keyset_page, page_size, parse_id_cursor
 from .context import RequestContext
 
 Info = Any  # GraphQLResolveInfo; kept loose to avoid importing objects.py here
@@ -66,12 +66,14 @@ class ArtifactTypeObj:
         order: str | None = None,
     ) -> dict[str, Any]:
         conn = _ctx(info).conn
-        size = page_size(first, 50)
-        rows = store.list_collections(conn, self.row["id"], size + 1, parse_id_cursor(after))
+        type_id = self.row["id"]
+        page, more = keyset_page(
+            first, after, lambda n, after_id: store.list_collections(conn, type_id, n, after_id)
+        )
         return connection(
-            rows[:size],
-            len(rows) > size,
-            lambda r: id_cursor(r["id"]),
+            page,
+            more,
+            by_id,
             CollectionObj,
             total=lambda: store.count_collections(conn, self.row["id"]),
         )
@@ -124,13 +126,16 @@ class CollectionObj:
         conn = _ctx(info).conn
         wanted = loads_object(filters, "filters").get("state", store.COMMITTED)
         state = wanted if isinstance(wanted, str) else store.COMMITTED
-        size = page_size(first, 50)
-        rows = store.list_versions(conn, self.row["id"], size + 1, parse_id_cursor(after), state)
-        page = rows[:size]
+        collection_id = self.row["id"]
+        page, more = keyset_page(
+            first,
+            after,
+            lambda n, after_id: store.list_versions(conn, collection_id, n, after_id, state),
+        )
         aliases = store.aliases_of(conn, [r["id"] for r in page])
         out = connection(
             page,
-            len(rows) > size,
+            more,
             lambda r: id_cursor(r["version_index"]),
             lambda r: ArtifactObj(r, aliases[r["id"]]),
             total=lambda: store.count_versions(conn, self.row["id"], state),
@@ -397,11 +402,11 @@ class ProjectArtifactFields:
     def artifactTypes(
         self, info: Info, after: str | None = None, first: int | None = None
     ) -> dict[str, Any]:
-        size = page_size(first, 50)
-        rows = store.list_types(_ctx(info).conn, self.row["id"], size + 1, parse_id_cursor(after))
-        return connection(
-            rows[:size], len(rows) > size, lambda r: id_cursor(r["id"]), ArtifactTypeObj
+        conn, project_id = _ctx(info).conn, self.row["id"]
+        page, more = keyset_page(
+            first, after, lambda n, after_id: store.list_types(conn, project_id, n, after_id)
         )
+        return connection(page, more, by_id, ArtifactTypeObj)
 
     def artifact(self, info: Info, name: str) -> ArtifactObj | None:
         row = store.resolve(_ctx(info).conn, self.row["id"], parse_artifact_name(name))
@@ -426,17 +431,18 @@ class RunArtifactFields:
     def _artifacts(self, info: Info, kind: str, after: str | None, first: int | None) -> Any:
         ctx = _ctx(info)
         conn = ctx.conn
-        size = page_size(first, 50)
-        rows = store.run_artifacts(conn, self.row["id"], kind, size + 1, parse_id_cursor(after))
+        run_id = self.row["id"]
+        rows, more = keyset_page(
+            first, after, lambda n, after_id: store.run_artifacts(conn, run_id, kind, n, after_id)
+        )
         # A run may have used an artifact of an entity the caller does not reach (its user
         # left that team since): such versions are left out, as if deleted.
-        page = [r for r in rows[:size] if ctx.access.project_by_id(r["project_id"]) is not None]
+        page = [r for r in rows if ctx.access.project_by_id(r["project_id"]) is not None]
         aliases = store.aliases_of(conn, [r["id"] for r in page])
-        run_id = self.row["id"]
         return connection(
             page,
-            len(rows) > size,
-            lambda r: id_cursor(r["id"]),
+            more,
+            by_id,
             lambda r: ArtifactObj(r, aliases[r["id"]]),
             total=lambda: store.count_run_artifacts(conn, run_id, kind),
         )

@@ -42,6 +42,24 @@ def parse_id_cursor(cursor: str | None) -> int | None:
     raise StoreError(f"malformed cursor {cursor!r}: pass back an endCursor the server returned")
 
 
+def keyset_page(
+    first: int | None,
+    after: str | None,
+    fetch: Callable[[int, int | None], Sequence[T]],
+    default: int = 50,
+) -> tuple[list[T], bool]:
+    """One page of rows in id order: `fetch(limit, after_id)` is asked for one row more than
+    the page holds, which tells whether there is a next page without counting."""
+    size = page_size(first, default)
+    rows = list(fetch(size + 1, parse_id_cursor(after)))
+    return rows[:size], len(rows) > size
+
+
+def by_id(row: Any) -> str:
+    """The cursor of a row paged by its primary key."""
+    return id_cursor(row["id"])
+
+
 def connection(
     items: Sequence[T],
     has_next: bool,

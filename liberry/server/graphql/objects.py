@@ -21,7 +21,7 @@ from ..store import accounts, files, history, projects, runs, streams
 from ..store.errors import StoreError
 from ..store.util import encode_id, iso_to_wandb
 from .artifacts import ProjectArtifactFields, RunArtifactFields
-from .connections import connection, id_cursor, page_size, parse_id_cursor
+from .connections import by_id, connection, id_cursor, keyset_page, page_size, parse_id_cursor
 from .context import RequestContext
 from .sweep_objects import ProjectSweepFields, RunSweepFields
 from .views import ProjectViewFields
@@ -102,14 +102,19 @@ class EntityObj:
 
 
 def project_connection(info: Info, entity: str | None, first: int | None, after: str | None) -> Any:
-    size = page_size(first, 100)
-    access = ctx_of(info).access
-    if entity is not None and access.entity(entity) is None:
+    ctx = ctx_of(info)
+    if entity is not None and ctx.access.entity(entity) is None:
+        page_size(first)  # a bad `first` is refused even then
         return connection([], False, str, ProjectObj)  # someone else's entity: nothing
-    rows = projects.list_projects(
-        ctx_of(info).conn, entity, size + 1, parse_id_cursor(after), access.entity_ids
+    page, more = keyset_page(
+        first,
+        after,
+        lambda n, after_id: projects.list_projects(
+            ctx.conn, entity, n, after_id, ctx.access.entity_ids
+        ),
+        default=100,
     )
-    return connection(rows[:size], len(rows) > size, lambda r: id_cursor(r["id"]), ProjectObj)
+    return connection(page, more, by_id, ProjectObj)
 
 
 class ProjectObj(ProjectArtifactFields, ProjectViewFields, ProjectSweepFields):
@@ -196,7 +201,6 @@ class ProjectObj(ProjectArtifactFields, ProjectViewFields, ProjectSweepFields):
     def runKeys(self, info: Info) -> dict[str, list[str]]:
         config_keys, summary_keys = runs.run_keys(ctx_of(info).conn, self.row["id"])
         return {"config": config_keys, "summary": summary_keys}
-
 
 
 def _wandb_internal(config_text: str) -> dict[str, Any]:

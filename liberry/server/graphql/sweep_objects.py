@@ -11,7 +11,7 @@ from graphql import GraphQLResolveInfo
 from ..store import runs
 from ..store import sweeps as sweep_store
 from ..store.util import encode_id, iso_to_wandb
-from .connections import connection, id_cursor, page_size, parse_id_cursor
+from .connections import by_id, connection, keyset_page
 from .context import RequestContext
 
 Info = GraphQLResolveInfo
@@ -40,14 +40,15 @@ class ProjectSweepFields:
         order: str | None = None,
     ) -> Any:
         conn = ctx_of(info).conn
-        size = page_size(first, 50)
-        rows = sweep_store.list_sweeps(conn, self.row["id"], size + 1, parse_id_cursor(after))
-        page = rows[:size]
-        stats = SweepStats(conn, self.row["id"], page)
+        project_id = self.row["id"]
+        page, more = keyset_page(
+            first, after, lambda n, after_id: sweep_store.list_sweeps(conn, project_id, n, after_id)
+        )
+        stats = SweepStats(conn, project_id, page)
         return connection(
             page,
-            len(rows) > size,
-            lambda r: id_cursor(r["id"]),
+            more,
+            by_id,
             lambda r: SweepObj(r, self.row, stats),
             total=lambda: sweep_store.count_sweeps(conn, self.row["id"]),
         )
@@ -192,15 +193,11 @@ class SweepObj:
         )
 
     def agents(self, info: Info, first: int | None = None, after: str | None = None) -> Any:
-        size = page_size(first, 50)
-        conn = ctx_of(info).conn
-        rows = sweep_store.list_agents(conn, self.row["id"], size + 1, parse_id_cursor(after))
-        return connection(
-            rows[:size],
-            len(rows) > size,
-            lambda r: id_cursor(r["id"]),
-            lambda r: AgentObj(r, self),
+        conn, sweep_id = ctx_of(info).conn, self.row["id"]
+        page, more = keyset_page(
+            first, after, lambda n, after_id: sweep_store.list_agents(conn, sweep_id, n, after_id)
         )
+        return connection(page, more, by_id, lambda r: AgentObj(r, self))
 
 
 class AgentObj:

@@ -17,7 +17,7 @@ from ..store import tables as t
 from ..store import views as store
 from ..store.errors import NotFound, StoreError
 from ..store.util import decode_id, encode_id, iso_to_wandb
-from .connections import connection, id_cursor, page_size, parse_id_cursor
+from .connections import by_id, connection, keyset_page
 from .context import RequestContext
 
 Info = Any  # GraphQLResolveInfo; kept loose so objects.py can mix these fields in
@@ -128,14 +128,18 @@ class ProjectViewFields:
         after: str | None = None,
     ) -> dict[str, Any]:
         conn = _ctx(info).conn
-        size = page_size(first, 50)
         project = self.row
-        rows = store.list_views(conn, project["id"], view_type=viewType, name=viewName,
-                                first=size + 1, after_id=parse_id_cursor(after))  # fmt: skip
+        page, more = keyset_page(
+            first,
+            after,
+            lambda n, after_id: store.list_views(
+                conn, project["id"], view_type=viewType, name=viewName, first=n, after_id=after_id
+            ),
+        )
         return connection(
-            rows[:size],
-            len(rows) > size,
-            lambda r: id_cursor(r["id"]),
+            page,
+            more,
+            by_id,
             lambda r: ViewObj(r, project),
             total=lambda: store.count_views(conn, project["id"], viewType, viewName),
         )
