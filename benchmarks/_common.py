@@ -74,8 +74,13 @@ def fmt_ratio(ratio: float | None) -> str:
     return f"{ratio:.1f}x" if ratio >= 10 else f"{ratio:.2f}x"
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *,
-                title: str | None = None, right: Sequence[int] = ()) -> None:
+def print_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    title: str | None = None,
+    right: Sequence[int] = (),
+) -> None:
     """A plain monospace table; columns whose index is in `right` are right-aligned."""
     cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
@@ -137,12 +142,25 @@ class Timings:
         return statistics.fmean(self.samples) if self.samples else math.nan
 
     def as_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "p50_s": self.p50, "p95_s": self.p95, "min_s": self.min,
-                "cold_s": self.cold, "server_cpu_per_call_s": self.cpu_per_call}
+        return {
+            "n": self.n,
+            "p50_s": self.p50,
+            "p95_s": self.p95,
+            "min_s": self.min,
+            "cold_s": self.cold,
+            "server_cpu_per_call_s": self.cpu_per_call,
+        }
 
 
-def time_calls(fn: Callable[[], Any], *, repeat: int, warmup: int = 1, min_repeat: int = 3,
-               budget_s: float | None = None, cpu_pid: int | None = None) -> Timings:
+def time_calls(
+    fn: Callable[[], Any],
+    *,
+    repeat: int,
+    warmup: int = 1,
+    min_repeat: int = 3,
+    budget_s: float | None = None,
+    cpu_pid: int | None = None,
+) -> Timings:
     """Call `fn` `warmup` times untimed (the first one is kept as `cold`), then up to `repeat`
     timed times; stops early once `budget_s` is spent and at least `min_repeat` calls ran, so a
     slow peer still finishes in bounded time while a fast one gets the full count.
@@ -191,6 +209,27 @@ def stopwatch() -> Iterator[list[float]]:
 
 
 # --------------------------------------------------------------------------- processes & RSS
+
+
+def synth_config(
+    i: int, rng: Any, optimizers: Sequence[str], archs: Sequence[str]
+) -> tuple[dict[str, Any], float, float]:
+    """Run i's config (8 keys) and its (loss, accuracy), both driven by one hidden quality:
+    the synthetic projects the store benchmarks fill."""
+    quality = rng.random()
+    loss = round(0.02 + 2.3 * (1 - quality) + rng.random() * 0.05, 7)
+    acc = round(0.1 + 0.89 * quality - rng.random() * 0.02, 7)
+    config = {
+        "lr": round(10 ** rng.uniform(-4, -1), 7),
+        "batch_size": rng.choice((16, 32, 64, 128, 256)),
+        "optimizer": rng.choice(optimizers),
+        "layers": rng.randint(2, 24),
+        "dropout": round(rng.uniform(0, 0.5), 3),
+        "weight_decay": round(10 ** rng.uniform(-6, -2), 9),
+        "arch": rng.choice(archs),
+        "seed": i,
+    }
+    return config, loss, acc
 
 
 def free_port() -> int:
@@ -367,9 +406,17 @@ class ServerProcess:
     """A server run as a subprocess in its own session, so stopping it ends its whole group
     (and nothing else). Output goes to `log_path`; `start()` waits until `health_url` answers."""
 
-    def __init__(self, name: str, cmd: Sequence[str], *, health_url: str, log_path: Path,
-                 env: dict[str, str] | None = None, cwd: Path | None = None,
-                 startup_timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        cmd: Sequence[str],
+        *,
+        health_url: str,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        startup_timeout: float = 120.0,
+    ) -> None:
         self.name = name
         self.cmd = list(cmd)
         self.health_url = health_url
@@ -398,8 +445,13 @@ class ServerProcess:
         logfh = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child's lifetime
         self._t0 = time.perf_counter()
         self.proc = subprocess.Popen(
-            self.cmd, stdout=logfh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=self.env, cwd=self.cwd, start_new_session=True,
+            self.cmd,
+            stdout=logfh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=self.env,
+            cwd=self.cwd,
+            start_new_session=True,
         )
         logfh.close()
         self.rss = RssSampler(self.proc.pid, sample_interval).start()
@@ -481,9 +533,13 @@ class ServerProcess:
 # --------------------------------------------------------------------------- liberry
 
 
-def liberry_server(data_dir: Path, *, port: int | None = None,
-                   log_path: Path | None = None,
-                   extra_args: Sequence[str] = ()) -> tuple[ServerProcess, str, str]:
+def liberry_server(
+    data_dir: Path,
+    *,
+    port: int | None = None,
+    log_path: Path | None = None,
+    extra_args: Sequence[str] = (),
+) -> tuple[ServerProcess, str, str]:
     """A (not yet started) `python -m liberry.cli server` subprocess over `data_dir`.
 
     Returns (process, base_url, api_key). The data dir is opened (created, bootstrapped) here,
@@ -496,12 +552,31 @@ def liberry_server(data_dir: Path, *, port: int | None = None,
     data.store.close()
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    cmd = [sys.executable, "-m", "liberry.cli", "server", "--data-dir", str(data_dir),
-           "--host", "127.0.0.1", "--port", str(port), *extra_args]
-    proc = ServerProcess("liberry server", cmd, health_url=f"{url}/healthz",
-                         log_path=log_path or data_dir / "server.log", env=env, cwd=ROOT)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "liberry.cli",
+        "server",
+        "--data-dir",
+        str(data_dir),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *extra_args,
+    ]
+    proc = ServerProcess(
+        "liberry server",
+        cmd,
+        health_url=f"{url}/healthz",
+        log_path=log_path or data_dir / "server.log",
+        env=env,
+        cwd=ROOT,
+    )
     return proc, url, key
 
 
@@ -516,8 +591,9 @@ class Gql:
         self.http.auth = ("api", api_key)
 
     def __call__(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        r = self.http.post(f"{self.url}/graphql",
-                           json={"query": query, "variables": variables or {}}, timeout=600)
+        r = self.http.post(
+            f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=600
+        )
         if r.status_code != 200:
             raise RuntimeError(f"GraphQL HTTP {r.status_code}: {r.text[:500]}")
         body = r.json()
@@ -526,8 +602,12 @@ class Gql:
         return body["data"]
 
     def post_json_bytes(self, path: str, body: bytes) -> Any:
-        r = self.http.post(f"{self.url}{path}", data=body,
-                           headers={"Content-Type": "application/json"}, timeout=600)
+        r = self.http.post(
+            f"{self.url}{path}",
+            data=body,
+            headers={"Content-Type": "application/json"},
+            timeout=600,
+        )
         if r.status_code != 200:
             raise RuntimeError(f"POST {path}: HTTP {r.status_code}: {r.text[:500]}")
         return r.json()
@@ -550,9 +630,11 @@ def load_warning(before: float, after: float) -> str | None:
     cores = os.cpu_count() or 1
     # A benchmark keeps about two processes busy itself (client + server): count only beyond.
     if before > 1.0 or after > cores + 1:
-        return (f"the machine was busy with other work (1-min load average {before:.1f} at the "
-                f"start, {after:.1f} at the end, on {cores} cores): these figures are "
-                "pessimistic; rerun on an idle machine")
+        return (
+            f"the machine was busy with other work (1-min load average {before:.1f} at the "
+            f"start, {after:.1f} at the end, on {cores} cores): these figures are "
+            "pessimistic; rerun on an idle machine"
+        )
     return None
 
 
@@ -566,5 +648,7 @@ def machine_line() -> str:
         mem = f"{mem_kb / 2**20:.0f} GB RAM"
     except (OSError, ValueError, IndexError):
         mem = "? GB RAM"
-    return (f"{os.cpu_count()} cores, {mem}, Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}")
+    return (
+        f"{os.cpu_count()} cores, {mem}, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )

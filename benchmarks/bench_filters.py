@@ -57,19 +57,7 @@ TAGS: tuple[list[str], ...] = (["baseline"], ["sweep"], ["sweep", "ablation"], [
 
 def synth(i: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """One run's config (8 keys), summary (4 metrics; val_accuracy missing in 10%), tags."""
-    quality = rng.random()
-    loss = round(0.02 + 2.3 * (1 - quality) + rng.random() * 0.05, 7)
-    acc = round(0.1 + 0.89 * quality - rng.random() * 0.02, 7)
-    config = {
-        "lr": round(10 ** rng.uniform(-4, -1), 7),
-        "batch_size": rng.choice((16, 32, 64, 128, 256)),
-        "optimizer": rng.choice(OPTIMIZERS),
-        "layers": rng.randint(2, 24),
-        "dropout": round(rng.uniform(0, 0.5), 3),
-        "weight_decay": round(10 ** rng.uniform(-6, -2), 9),
-        "arch": rng.choice(ARCHS),
-        "seed": i,
-    }
+    config, loss, acc = C.synth_config(i, rng, OPTIMIZERS, ARCHS)
     summary: dict[str, Any] = {
         "loss": loss,
         "accuracy": acc,
@@ -175,7 +163,10 @@ def json_text_page(
 def side_table_page(
     conn: Connection, pid: int, filters: Any, order: str | None, first: int, after: str | None
 ) -> Page:
-    return runs.list_runs(conn, pid, filters=filters, order=order, first=first, after=after)
+    page, cursor_for, has_next = runs.list_runs(
+        conn, pid, filters=filters, order=order, first=first, after=after
+    )
+    return [(r, cursor_for(r)) for r in page], has_next
 
 
 QUERIES: list[tuple[str, Any, str | None]] = [

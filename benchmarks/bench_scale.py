@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import _common  # noqa: F401  (puts the project root on sys.path)
-from _common import fmt_s, load_average, log, machine_line, print_table
+from _common import fmt_s, load_average, log, machine_line, print_table, synth_config
 
 PROJECT = "scale"
 FILTER = {"config.lr": {"$gt": 0.01}}
@@ -54,27 +54,15 @@ ARCHS = ("resnet18", "resnet50", "vit-s", "vit-b", "convnext")
 
 def synth(i: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, float]]:
     """One run's config (8 keys) and summary (4 metrics), as bench_server.py makes them."""
-    quality = rng.random()
-    loss = round(0.02 + 2.3 * (1 - quality) + rng.random() * 0.05, 7)
-    acc = round(0.1 + 0.89 * quality - rng.random() * 0.02, 7)
-    config = {
-        "lr": round(10 ** rng.uniform(-4, -1), 7),
-        "batch_size": rng.choice((16, 32, 64, 128, 256)),
-        "optimizer": rng.choice(OPTIMIZERS),
-        "layers": rng.randint(2, 24),
-        "dropout": round(rng.uniform(0, 0.5), 3),
-        "weight_decay": round(10 ** rng.uniform(-6, -2), 9),
-        "arch": rng.choice(ARCHS),
-        "seed": i,
-    }
+    config, loss, acc = synth_config(i, rng, OPTIMIZERS, ARCHS)
     summary = {"loss": loss, "accuracy": acc, "val_loss": round(loss * 1.1, 7),
                "val_accuracy": round(acc * 0.95, 7)}  # fmt: skip
     return config, summary
 
 
-def batches(n: int, project_id: int, user_id: int, first_pk: int, size: int = 20_000) -> Iterator[
-    tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
-]:
+def batches(
+    n: int, project_id: int, user_id: int, first_pk: int, size: int = 20_000
+) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
     """(runs rows, run_values rows) `size` runs at a time."""
     from liberry.server.store.values import CONFIG, SUMMARY, value_rows
 
@@ -150,9 +138,7 @@ def seed(store: Any, n: int) -> tuple[int, float]:
             log(f"  seeded {done:,} runs ({time.perf_counter() - t0:.0f} s)")
     with store.engine.connect() as conn:
         if postgres:
-            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-                "VACUUM ANALYZE"
-            )
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
             # A sequence that follows the ids given explicitly above.
             conn.exec_driver_sql("SELECT setval('runs_id_seq', (SELECT max(id) FROM runs))")
             conn.commit()

@@ -25,6 +25,8 @@ from typing import Any
 import _common as C  # also puts the project root on sys.path
 import requests
 
+from tests.fuzz_inputs import Client, fuzz
+
 RUNS = """query ($f: JSONString, $o: String) { project(name: "p", entityName: $e) {
   runs(filters: $f, order: $o, first: 20) { edges { node { name } } } } }"""
 
@@ -40,19 +42,6 @@ def _cli(*args: str) -> str:
         [sys.executable, "-m", "liberry.cli", *args], capture_output=True, text=True, check=True
     )
     return out.stdout.strip().splitlines()[-1]
-
-
-class Client:
-    def __init__(self, url: str, key: str | None) -> None:
-        self.url = url
-        self.http = requests.Session()
-        if key is not None:
-            self.http.auth = ("api", key)
-
-    def gql(self, query: str, variables: dict[str, Any] | None = None) -> requests.Response:
-        return self.http.post(
-            f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=60
-        )
 
 
 # -- 1. the matrix ---------------------------------------------------------------------------
@@ -181,7 +170,6 @@ def _hostile_row(name: str, r: requests.Response, seconds: float) -> list[str]:
 
 
 # -- 3. fuzz: the generators live with the fuzz test (tests/fuzz_inputs.py) ----------------
-from tests.fuzz_inputs import fuzz  # noqa: E402  (after _common put the root on sys.path)
 
 
 def main() -> int:

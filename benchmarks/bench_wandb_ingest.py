@@ -36,23 +36,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import _common as C
+import _common as C  # also puts the project root on sys.path
+
+from tests.wandb_env import QUIET_ENV as TEST_QUIET_ENV
 
 ENTITY = "admin"
 PROJECT = "wandb-ingest"
 
-# The quiet, fast settings of the protocol notes (PROTOCOL.md §6), plus no retry storms.
-QUIET_ENV = {
-    "WANDB_SILENT": "true",
-    "WANDB_X_DISABLE_STATS": "true",
-    "WANDB_X_DISABLE_META": "true",
-    "WANDB_X_DISABLE_MACHINE_INFO": "true",
-    "WANDB_CONSOLE": "off",
-    "WANDB_DISABLE_GIT": "true",
-    "WANDB_DISABLE_CODE": "true",
-    "WANDB_ERROR_REPORTING": "false",
-    "WANDB_DISABLE_JOB_CREATION": "true",
-    "WANDB_INIT_TIMEOUT": "300",
+# The quiet settings the tests use, without their short retries (a benchmark under load should
+# wait, not fail) and with a longer init timeout.
+QUIET_ENV = {k: v for k, v in TEST_QUIET_ENV.items() if "RETRY" not in k} | {
+    "WANDB_INIT_TIMEOUT": "300"
 }
 
 WORKER = textwrap.dedent("""

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .runset_filters import RunSetQuery, runset_query
+
 __all__ = ["Block", "Panel", "RunSetRef", "read_blocks"]
 
 
@@ -34,6 +36,12 @@ class RunSetRef:
     entity: str | None
     project: str | None
     raw: dict[str, Any] = field(default_factory=dict)
+
+    def query(self) -> RunSetQuery:
+        """The run filter and order this run set stands for, as `Api.runs` takes them:
+        `api.runs(path, filters=q.filters, order=q.order or "-created_at")`. Raises
+        `RunSetFilterError` for a filter with no liberry equivalent."""
+        return runset_query(self.raw)
 
 
 @dataclass(frozen=True)

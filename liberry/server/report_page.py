@@ -16,16 +16,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from ..report_blocks import Block, Panel, RunSetRef, read_blocks
+from ..runset_filters import RunSetFilterError
 from .access import Access
-from .store import tables as t
+from .store import runs as run_store
 from .store import views
 from .store.errors import StoreError
 from .store.history import sampled_history
 
-#: Runs drawn per run set, newest first (run-set filters are not applied yet).
+#: Runs drawn per run set: the first of its filter and sort (newest first by default).
 RUNS_PER_RUNSET = 10
 #: Points per run and metric: enough for a smooth line, small enough for a page.
 SAMPLES = 300
@@ -84,21 +85,29 @@ def _script_json(value: Any) -> str:
     return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def _runs_of(access: Access, runset: RunSetRef, default: dict[str, Any]) -> list[dict[str, Any]]:
-    """The newest runs of a run set's project: only a project the reader may see."""
-    conn = access.conn
+def _runs_of(
+    access: Access, runset: RunSetRef, default: dict[str, Any]
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The first runs of a run set, by its filters and sort, from a project the reader may
+    see; with a note when its filter could not be applied (then no runs, never other runs)."""
     proj = default
     if runset.entity and runset.project:
         proj = access.project(runset.entity, runset.project) or {}
     if not proj:
-        return []
-    stmt = (
-        select(t.runs)
-        .where(t.runs.c.project_id == proj["id"])
-        .order_by(t.runs.c.created_at.desc(), t.runs.c.id.desc())
-        .limit(RUNS_PER_RUNSET)
-    )
-    return [dict(r._mapping) for r in conn.execute(stmt)]
+        return [], None
+    try:
+        query = runset.query()
+        page, _, _ = run_store.list_runs(
+            access.conn,
+            proj["id"],
+            filters=query.filters,
+            order=query.order or "-created_at",
+            first=RUNS_PER_RUNSET,
+            after=None,
+        )
+    except (RunSetFilterError, StoreError) as exc:
+        return [], f"{runset.name}: its filter is not drawn ({exc})"
+    return page, None
 
 
 def _chart(conn: Connection, panel: Panel, runs: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -127,13 +136,15 @@ def _chart(conn: Connection, panel: Panel, runs: list[dict[str, Any]]) -> dict[s
 def _panel_grid(access: Access, block: Block, project: dict[str, Any], charts: list) -> str:
     conn = access.conn
     runsets = block.runsets or [RunSetRef("Run set", None, None)]
-    runs = [r for rs in runsets for r in _runs_of(access, rs, project)]
+    drawn = [_runs_of(access, rs, project) for rs in runsets]
+    runs = [r for rows, _ in drawn for r in rows]
     parts = ['<section class="panel-grid">']
     names = ", ".join(
         f"{rs.name} ({rs.entity or project['entity_name']}/{rs.project or project['name']})"
         for rs in runsets
     )
     parts.append(f"<h4>Run sets: {_esc(names)} &middot; {len(runs)} run(s)</h4>")
+    parts.extend(f'<p class="empty">{_esc(note)}</p>' for _, note in drawn if note)
     if not block.panels:
         parts.append('<p class="empty">no panels</p>')
     for panel in block.panels:

@@ -51,6 +51,16 @@ report.save()
 emit({{"id": report.id, "url": report.url}})
 """
 
+SAVE_FILTERED = """
+import wandb_workspaces.reports.v2 as wr
+runset = wr.Runset(entity={entity!r}, project={project!r}, name="big lr",
+                   filters="Config('lr') >= 0.15", order=[wr.OrderBy(wr.Config("lr"))])
+report = wr.Report(project={project!r}, entity={entity!r}, title="Filtered",
+                   blocks=[wr.PanelGrid(runsets=[runset], panels=[wr.LinePlot(y=["loss"])])])
+report.save()
+emit({{"id": report.id, "url": report.url}})
+"""
+
 DELETE_REPORT = """
 import wandb_workspaces.reports.v2 as wr
 emit(wr.Report.from_url({url!r}).delete())
@@ -145,3 +155,21 @@ def test_edit_with_from_url_then_delete(wandb_client: WandbClient, saved: dict[s
     assert wandb_client.run(DELETE_REPORT.format(url=again["url"])).result is True
     with pytest.raises(NotFoundError, match="not found"):
         api.report(again["url"])
+
+
+def test_run_set_filters_choose_the_runs_drawn(
+    wandb_client: WandbClient, saved: dict[str, Any]
+) -> None:
+    """A run set saved with a filter draws only its runs on the page, and its query gives
+    `Api.runs` the same runs."""
+    made = wandb_client.run(SAVE_FILTERED.format(project=saved["project"],
+                                                 entity=wandb_client.entity)).result  # fmt: skip
+    api = wandb_client.liberry_api()
+    runset = api.report(made["url"]).blocks[0].runsets[0]
+    query = runset.query()
+    assert query.filters == {"config.lr": {"$gte": 0.15}}
+    path = f"{wandb_client.entity}/{saved['project']}"
+    assert [r.name for r in api.runs(path, filters=query.filters)] == ["run-1"]  # lr 0.2
+    page = requests.get(made["url"], auth=("api", wandb_client.api_key), timeout=30).text
+    assert "1 run(s)" in page
+    assert '"metric": "loss"' in page  # one run: its lines are named by metric alone
