@@ -9,6 +9,7 @@ import shutil
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -55,8 +56,8 @@ def parse_artifact_name(name: str) -> tuple[str, str]:
 
 class Artifact:
     """One committed version of an artifact: `name` (`ds:v3`), `type`, `version`, `aliases`,
-    `digest`, `size`, `metadata`; `files()`, `download()`, `logged_by()`, `used_by()`,
-    `lineage()`."""
+    `tags`, `ttl`, `digest`, `size`, `metadata`; `files()`, `download()`, `logged_by()`,
+    `used_by()`, `lineage()`."""
 
     def __init__(self, api: Api, attrs: dict[str, Any]) -> None:
         self._api = api
@@ -77,6 +78,10 @@ class Artifact:
         self.created_at: str | None = attrs.get("createdAt")
         self.updated_at: str | None = attrs.get("updatedAt")
         self.metadata: dict[str, Any] = json.loads(attrs.get("metadata") or "{}")
+        self.tags: list[str] = [t["name"] for t in attrs.get("tags") or []]
+        ttl = attrs.get("ttlDurationSeconds")
+        # W&B answers -2 (disabled) or -1 (inherited) when there is no TTL of its own.
+        self.ttl: timedelta | None = timedelta(seconds=ttl) if ttl and ttl > 0 else None
 
     @property
     def version(self) -> str:

@@ -20,6 +20,10 @@ fragment ArtifactFields on Artifact {
   metadata
   createdAt
   updatedAt
+  ttlDurationSeconds
+  tags {
+    name
+  }
   artifactType {
     name
   }

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import wandb
+
+from tests.wire import Wire
 
 from .conftest import WandbClient
 
@@ -298,3 +301,45 @@ def test_blob_store_has_no_leftover_temp_files(
     for name in _blob_digests(wandb_client):  # every blob is named by its content
         data = next(_blob_root(wandb_client).glob(f"??/{name}")).read_bytes()
         assert hashlib.md5(data).hexdigest() == name, json.dumps(name)
+
+
+def test_tags_and_ttl_are_kept(wandb_client: WandbClient) -> None:
+    """`log_artifact(tags=...)` with `art.ttl`, then tags and TTL edited with `save()`: both
+    clients read back what was set (before, the tags were refused and the TTL dropped)."""
+    code = """
+import datetime, sys, wandb
+with wandb.init(project=sys.argv[1]) as run:
+    art = wandb.Artifact("labelled", type="dataset")
+    with art.new_file("x.txt") as f:
+        f.write("labelled content")
+    art.ttl = datetime.timedelta(days=3)
+    run.log_artifact(art, tags=["gold", "v-one"]).wait()
+"""
+    wandb_client.run(code, args=[PROJECT])
+    path = _path(wandb_client, "labelled:v0")
+    theirs = wandb_client.api().artifact(path)
+    assert sorted(theirs.tags) == ["gold", "v-one"]
+    assert theirs.ttl == timedelta(days=3)
+    ours = wandb_client.liberry_api().artifact(path)
+    assert (sorted(ours.tags), ours.ttl) == (["gold", "v-one"], timedelta(days=3))
+
+    theirs.tags = ["silver", "gold"]
+    theirs.ttl = None
+    theirs.save()
+    again = wandb_client.api().artifact(path)
+    assert sorted(again.tags) == ["gold", "silver"]
+    assert again.ttl is None
+    ours = wandb_client.liberry_api().artifact(path)
+    assert (sorted(ours.tags), ours.ttl) == (["gold", "silver"], None)
+
+
+def test_a_bad_tag_is_refused_by_name(wandb_client: WandbClient, logged: dict[str, Any]) -> None:
+    wire = Wire(wandb_client.server.url, wandb_client.api_key)
+    art = wandb_client.api().artifact(_path(wandb_client, "ds:v0"))
+    update = """mutation ($input: UpdateArtifactInput!) {
+      updateArtifact(input: $input) { artifact { id } } }"""
+    error = wire.gql_error(
+        update, {"input": {"artifactID": art.id, "tagsToAdd": [{"tagName": "no/slash"}]}}
+    )
+    assert "invalid tag 'no/slash'" in error
+    assert wandb_client.api().artifact(_path(wandb_client, "ds:v0")).tags == []

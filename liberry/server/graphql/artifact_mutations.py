@@ -12,6 +12,7 @@ from typing import Any
 
 from ..store import artifacts as store
 from ..store import runs
+from ..store.artifact_labels import apply_labels
 from ..store.artifact_names import b64_md5_to_hex
 from ..store.errors import NotFound, StoreError
 from ..store.util import encode_id
@@ -72,6 +73,9 @@ class ArtifactMutationFields:
         spec = {**input, "metadata": metadata_text(input.get("metadata"))}
         run_id = run["id"] if run else None
         row, deduped = store.create_artifact(ctx.conn, project["id"], run_id, spec)
+        row = apply_labels(
+            ctx.conn, row, ttl=input.get("ttlDurationSeconds"), add=input.get("tags")
+        )
         if deduped and run is not None:
             store.record_usage(ctx.conn, row["id"], run["id"], "output")
         return {"artifact": ArtifactObj(row), "clientMutationId": input.get("clientMutationId")}
@@ -174,6 +178,13 @@ class ArtifactMutationFields:
         pk = _artifact(ctx, input.get("artifactID"))["id"]
         row = store.update_artifact(
             ctx.conn, pk, input.get("description"), metadata_text(input.get("metadata"))
+        )
+        row = apply_labels(
+            ctx.conn,
+            row,
+            ttl=input.get("ttlDurationSeconds"),
+            add=input.get("tagsToAdd"),
+            remove=input.get("tagsToDelete"),
         )
         if input.get("aliases") is not None:
             store.add_aliases(ctx.conn, pk, _alias_names(input))

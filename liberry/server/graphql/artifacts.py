@@ -10,6 +10,7 @@ from typing import Any
 from ..artifact_storage import ArtifactStorage, storage_for
 from ..store import artifacts as store
 from ..store import lineage as lineage_store
+from ..store.artifact_labels import tag_names, ttl_answer
 from ..store.artifact_names import b64_md5_to_hex, parse_artifact_name
 from ..store.errors import NotFound, StoreError
 from ..store.util import decode_id, encode_id, iso_to_wandb, loads_object
@@ -166,9 +167,6 @@ class AliasObj:
 
 
 class ArtifactObj:
-    ttlDurationSeconds = -2  # W&B: no TTL, inherited
-    ttlIsInherited = True
-    tags: list[Any] = []
     digestAlgorithm = DIGEST_ALGORITHM
 
     def __init__(self, row: dict[str, Any], aliases: list[str] | None = None) -> None:
@@ -186,6 +184,8 @@ class ArtifactObj:
         self.fileCount = row.get("file_count") or 0
         self.createdAt = iso_to_wandb(row["created_at"])
         self.updatedAt = iso_to_wandb(row["updated_at"])
+        self.ttlDurationSeconds, self.ttlIsInherited = ttl_answer(row)
+        self.tags = [{"id": encode_id("Tag", n), "name": n} for n in tag_names(row)]
 
     def _collection_row(self) -> dict[str, Any]:
         return {

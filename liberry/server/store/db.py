@@ -116,6 +116,16 @@ def _v8_run_counts(conn: Connection) -> None:
     counts.install_triggers(conn)
 
 
+def _v9_artifact_ttl_and_tags(conn: Connection) -> None:
+    """An artifact version's TTL and tags (`ttlDurationSeconds`, `tagsToAdd`): stored, where
+    before they were accepted and dropped."""
+    have = {c["name"] for c in inspect(conn).get_columns("artifacts")}
+    if "ttl_seconds" not in have:
+        conn.execute(text("ALTER TABLE artifacts ADD COLUMN ttl_seconds BIGINT"))
+    if "tags" not in have:
+        conn.execute(text("ALTER TABLE artifacts ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'"))
+
+
 # Append new steps; never edit a released one.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_initial,
@@ -126,6 +136,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v6_reports,
     _v7_teams_and_key_hashes,
     _v8_run_counts,
+    _v9_artifact_ttl_and_tags,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

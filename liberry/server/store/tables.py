@@ -381,6 +381,10 @@ artifacts = Table(
     Column("history_step", BigInteger),
     Column("created_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
+    # Time to live: NULL inherits (no TTL), -2 disabled, else seconds. Kept and shown, not
+    # enforced: nothing is deleted when it runs out (store/artifact_labels.py).
+    Column("ttl_seconds", BigInteger),
+    Column("tags", Text, nullable=False, default="[]"),  # a JSON list of tag names
     UniqueConstraint("collection_id", "version_index", name="uq_artifacts_collection_version"),
 )
 Index("ix_artifacts_collection_digest", artifacts.c.collection_id, artifacts.c.digest)
