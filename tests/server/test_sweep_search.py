@@ -420,6 +420,25 @@ def test_bayes_cache_follows_state_changes_and_rebuilds_on_rewrites() -> None:
     assert search_mod._cache["s"].study.direction.name == "MAXIMIZE"
 
 
+def test_bayes_learns_from_runs_early_termination_stopped() -> None:
+    """A run hyperband stopped ends killed or crashed, but its metric at the stop is a
+    result: the study counts it (a run that died on its own does not count)."""
+    cfg = parse_config(
+        {"method": "bayes", "metric": {"name": "f"}, "parameters": {"x": {"min": 0.0, "max": 1.0}}}
+    )
+    trials = [
+        Trial({"x": 0.1}, 0.5, "finished"),
+        Trial({"x": 0.8}, 3.0, "killed", stopped=True),
+        Trial({"x": 0.9}, 2.0, "crashed", stopped=True),
+        Trial({"x": 0.7}, 9.0, "crashed"),
+        Trial({"x": 0.6}, 1.5, "running", stopped=True),  # asked to stop, not yet gone
+    ]
+    next_params(cfg, trials, cache_key="stopped")
+    assert study_states("stopped") == [
+        ("COMPLETE", 0.5), ("COMPLETE", 3.0), ("COMPLETE", 2.0), ("RUNNING", None)
+    ]  # fmt: skip
+
+
 def test_bayes_cache_is_bounded() -> None:
     cfg = parse_config(
         {"method": "bayes", "metric": {"name": "f"}, "parameters": {"x": {"min": 0, "max": 9}}}

@@ -181,6 +181,8 @@ class Trial:
     metric: float | None
     agent_id: int | None
     created_at: str
+    #: Early termination asked this run to stop (its metric is where it was stopped).
+    stopped: bool = False
 
 
 def trials(
@@ -207,6 +209,7 @@ def trials(
         sr.c.params,
         sr.c.agent_id,
         case((sr.c.params.is_(None), t.runs.c.config), else_=null()),
+        sr.c.stop_requested,
     ]
     from_ = t.runs.outerjoin(sr, and_(sr.c.run_id == t.runs.c.id, sr.c.sweep_id == sweep["id"]))
     if metric:
@@ -230,7 +233,7 @@ def trials(
         stmt = stmt.where(t.runs.c.state.in_(list(states)))
     out = []
     for row in conn.execute(stmt):
-        number = row[7] if metric else None
+        number = row[8] if metric else None
         out.append(
             Trial(
                 run_id=row[0],
@@ -241,6 +244,7 @@ def trials(
                 agent_id=row[5],
                 config=row[6] or "{}",
                 metric=float(number) if number is not None else None,
+                stopped=bool(row[7]),
             )
         )
     return out

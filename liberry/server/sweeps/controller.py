@@ -254,7 +254,7 @@ def _orphan(
 
 def _engine_trial(cfg: SweepConfig, trial: store.Trial) -> Trial:
     params = trial.params if trial.params is not None else _params_of_config(cfg, trial.config)
-    return Trial(params=params, metric=trial.metric, state=trial.state)
+    return Trial(params=params, metric=trial.metric, state=trial.state, stopped=trial.stopped)
 
 
 def _params_of_config(cfg: SweepConfig, config_text: str) -> dict[str, Any]:

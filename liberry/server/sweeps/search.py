@@ -45,6 +45,9 @@ class Trial:
     params: Mapping[str, Any]
     metric: float | None = None
     state: str = "finished"
+    #: Stopped by early termination: its last metric is a (pessimistic) result all the same,
+    #: so the search learns that this region is poor instead of forgetting the run.
+    stopped: bool = False
 
 
 def next_params(
@@ -270,10 +273,11 @@ def _classify(trial: Trial, dims: Sequence[_Dim]) -> tuple[str | None, str, floa
     metric = trial.metric
     if key is None:
         return None, "skip", None
-    if trial.state in COMPLETE_STATES and metric is not None and math.isfinite(metric):
-        return key, "complete", float(metric)
     if trial.state in LIVE_STATES:
         return key, "running", None
+    finished = trial.state in COMPLETE_STATES or trial.stopped
+    if finished and metric is not None and math.isfinite(metric):
+        return key, "complete", float(metric)
     return key, "skip", None
 
 
