@@ -33,7 +33,7 @@ from .errors import (
     ServerUnavailableError,
     UnknownFieldError,
 )
-from .queries import Operation
+from .operation import Operation
 
 __all__ = ["DEFAULT_TIMEOUT", "Page", "Paginator", "Transport"]
 
