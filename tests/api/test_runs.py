@@ -350,7 +350,7 @@ def test_projects(api: liberry.Api, project: str) -> None:
 
 def test_projects_without_entity(server: ServerHandle) -> None:
     api = liberry.Api(overrides={"base_url": server.url}, api_key=server.api_key)
-    api._viewer = {"id": "x", "entity": None}  # a user without an entity
+    api.session._viewer = {"id": "x", "entity": None}  # a user without an entity
     with pytest.raises(ValueError, match="no entity"):
         api.projects()
 
