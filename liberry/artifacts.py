@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import warnings
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -18,10 +17,10 @@ from ._repr import human_size
 from .errors import NotFoundError, UsageError
 from .files import File
 from .lineage import Lineage, artifact_lineage
+from .paging import Page, Paginator
 from .paths import RunPath
 from .queries import artifacts as q
 from .session import Session, SessionOwner, session_of
-from .transport import Page, Paginator
 
 if TYPE_CHECKING:
     from .run import Run
@@ -234,7 +233,7 @@ class ArtifactFiles(Paginator[ArtifactFile]):
             {"id": self.artifact.id, "names": self.names, "cursor": cursor, "perPage": first},
         )
         conn = (data.get("artifact") or {}).get("files") or {}
-        return _page(conn, lambda n: ArtifactFile(self._session, self.artifact, n))
+        return Page.of(conn, lambda n: ArtifactFile(self._session, self.artifact, n))
 
     def __repr__(self) -> str:
         return f"<ArtifactFiles of {self.artifact.path}>"
@@ -273,7 +272,7 @@ class ArtifactTypes(Paginator[ArtifactType]):
             {"entity": self.entity, "project": self.project, "cursor": cursor, "perPage": first},
         )
         conn = _project(data, self.entity, self.project).get("artifactTypes") or {}
-        return _page(conn, lambda n: ArtifactType(self._session, self.entity, self.project, n))
+        return Page.of(conn, lambda n: ArtifactType(self._session, self.entity, self.project, n))
 
     def __repr__(self) -> str:
         return f"<ArtifactTypes of {self.entity}/{self.project}>"
@@ -341,7 +340,7 @@ class ArtifactCollections(Paginator[ArtifactCollection]):
         kind = _project(data, self.entity, self.project).get("artifactType")
         if kind is None:
             raise NotFoundError(f"no artifact type {self.type!r} in {self.entity}/{self.project}")
-        return _page(
+        return Page.of(
             kind.get("artifactCollections") or {},
             lambda n: ArtifactCollection(self._session, self.entity, self.project, self.type, n),
         )
@@ -391,7 +390,7 @@ class ArtifactVersions(Paginator[Artifact]):
             raise NotFoundError(
                 f"no artifact {self.name!r} of type {self.type!r} in {self.entity}/{self.project}"
             )
-        return _page(collection.get("artifacts") or {}, lambda n: Artifact(self._session, n))
+        return Page.of(collection.get("artifacts") or {}, lambda n: Artifact(self._session, n))
 
     def __repr__(self) -> str:
         return f"<ArtifactVersions {self.entity}/{self.project}/{self.name}>"
@@ -416,7 +415,7 @@ class RunArtifacts(Paginator[Artifact]):
         node = _project(data, entity, project).get("run")
         if node is None:
             raise NotFoundError(f"run {entity}/{project}/{run} not found")
-        return _page(node.get("artifacts") or {}, lambda n: Artifact(self._session, n))
+        return Page.of(node.get("artifacts") or {}, lambda n: Artifact(self._session, n))
 
     def __repr__(self) -> str:
         return f"<RunArtifacts {self.kind} of {'/'.join(self.run_path)}>"
@@ -448,10 +447,3 @@ def _project(data: dict[str, Any], entity: str, project: str) -> dict[str, Any]:
     if found is None:
         raise NotFoundError(f"project {entity}/{project} not found")
     return dict(found)
-
-
-def _page(conn: dict[str, Any], make: Callable[[dict[str, Any]], Any]) -> Page[Any]:
-    info = conn.get("pageInfo") or {}
-    items = [make(e["node"]) for e in conn.get("edges") or [] if e.get("node")]
-    total = conn.get("totalCount")
-    return Page(items, info.get("endCursor"), bool(info.get("hasNextPage")), total)

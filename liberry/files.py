@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 from . import queries
 from ._repr import html_table, human_size
 from .errors import NotFoundError, ServerError, UsageError
+from .paging import Page, Paginator
 from .paths import RunPath
 from .session import Session, SessionOwner, session_of
-from .transport import Page, Paginator
 
 __all__ = ["File", "Files", "get_file", "upload_file"]
 
@@ -143,14 +143,9 @@ class Files(Paginator[File]):
         node = (data.get("project") or {}).get("run")
         if node is None:
             raise NotFoundError(f"run {run} not found at {self._session.client.where}")
-        conn = node.get("files") or {}
-        files = [
-            File(self._session, run, e["node"]) for e in conn.get("edges") or [] if e.get("node")
-        ]
-        info = conn.get("pageInfo") or {}
         # fileCount counts every file of the run, so it is the total only without `names`.
         total = None if self.names else node.get("fileCount")
-        return Page(files, info.get("endCursor"), bool(info.get("hasNextPage")), total)
+        return Page.of(node.get("files"), lambda n: File(self._session, run, n), total)
 
     def __repr__(self) -> str:
         return f"<Files of {self.run_path}>"

@@ -7,10 +7,10 @@ from typing import Any
 
 from . import queries
 from ._repr import html_table
+from .paging import Page, Paginator
 from .runs import Runs, cached_runs
 from .session import Session, SessionOwner, session_of
 from .sweeps import Sweeps
-from .transport import Page, Paginator
 
 __all__ = ["Project", "Projects"]
 
@@ -85,13 +85,10 @@ class Projects(Paginator[Project]):
         data = self._session.client.execute(
             queries.GET_PROJECTS, {"entity": self.entity, "cursor": cursor, "perPage": first}
         )
-        conn = data.get("models") or {}
-        nodes = [e["node"] for e in conn.get("edges") or [] if e.get("node")]
-        projects = [
-            Project(self._session, n.get("entityName") or self.entity, n["name"], n) for n in nodes
-        ]
-        info = conn.get("pageInfo") or {}
-        return Page(projects, info.get("endCursor"), bool(info.get("hasNextPage")))
+        return Page.of(
+            data.get("models"),
+            lambda n: Project(self._session, n.get("entityName") or self.entity, n["name"], n),
+        )
 
     def __repr__(self) -> str:
         return f"<Projects of {self.entity}>"

@@ -16,10 +16,10 @@ from urllib.parse import quote, urlsplit
 
 from ._repr import html_table
 from .errors import NotFoundError, UsageError
+from .paging import Page, Paginator
 from .queries import reports as q
 from .report_blocks import Block, read_blocks
 from .session import Session, SessionOwner, session_of
-from .transport import Page, Paginator
 
 __all__ = ["Report", "Reports", "parse_report_ref", "report_url"]
 
@@ -163,13 +163,8 @@ class Reports(Paginator[Report]):
         project = data.get("project")
         if project is None:
             raise _not_found_project(self._session, self.entity, self.project)
-        conn = project.get("allViews") or {}
-        nodes = [e["node"] for e in conn.get("edges") or [] if e.get("node")]
-        info = conn.get("pageInfo") or {}
-        return Page(
-            [Report(self._session, self.entity, self.project, n) for n in nodes],
-            info.get("endCursor"),
-            bool(info.get("hasNextPage")),
+        return Page.of(
+            project.get("allViews"), lambda n: Report(self._session, self.entity, self.project, n)
         )
 
     def __repr__(self) -> str:

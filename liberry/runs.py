@@ -21,11 +21,11 @@ from ._repr import html_table, short
 from .errors import NotFoundError
 from .filters import validate_filters, validate_order
 from .operation import Operation
+from .paging import Page, Paginator
 from .run import Run
 from .run_frame import RunColumns
 from .run_values import flatten, json_dumps, unwrap_config, wrap_config
 from .session import Session, SessionOwner, session_of
-from .transport import Page, Paginator
 
 if TYPE_CHECKING:
     import pandas as pd

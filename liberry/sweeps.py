@@ -18,11 +18,11 @@ from . import queries
 from ._repr import html_table, short
 from .errors import FilterError, NotFoundError, UsageError
 from .filters import validate_order
+from .paging import Page, Paginator
 from .paths import SweepPath
 from .resource import ProjectResource
 from .runs import Runs, cached_runs, flatten
 from .session import Session, SessionOwner, session_of
-from .transport import Page, Paginator
 
 if TYPE_CHECKING:
     from .run import Run
@@ -365,17 +365,11 @@ class Sweeps(Paginator[Sweep]):
         project = data.get("project")
         if project is None:
             raise _not_found_project(self._session, self.entity, self.project)
-        conn = project.get("sweeps") or {}
-        nodes = [e["node"] for e in conn.get("edges") or [] if e.get("node")]
         # The listing selects every field `Sweep` shows: its sweeps need no request of their own.
-        sweeps = [Sweep(self._session, self.entity, self.project, n["name"], n) for n in nodes]
-        info = conn.get("pageInfo") or {}
-        total = project.get("totalSweeps")
-        return Page(
-            sweeps,
-            info.get("endCursor"),
-            bool(info.get("hasNextPage")),
-            int(total) if total is not None else None,
+        return Page.of(
+            project.get("sweeps"),
+            lambda n: Sweep(self._session, self.entity, self.project, n["name"], n),
+            project.get("totalSweeps"),
         )
 
     def __repr__(self) -> str:

@@ -28,8 +28,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "liberry.run_frame",
         "liberry.run_values",
     ),
-    # HTTP: sends an `Operation`, retries, pages (`Paginator`).
-    "transport": ("liberry.operation", "liberry.transport"),
+    # HTTP: sends an `Operation`, retries; `Paginator` walks a connection page by page.
+    "transport": ("liberry.operation", "liberry.paging", "liberry.transport"),
     # The GraphQL documents, by name.
     "queries": (
         "liberry.queries",
