@@ -27,6 +27,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "liberry.report_blocks",
         "liberry.run_frame",
         "liberry.run_values",
+        "liberry.runset_filters",
     ),
     # HTTP: sends an `Operation`, retries; `Paginator` walks a connection page by page.
     "transport": ("liberry.operation", "liberry.paging", "liberry.transport"),
