@@ -1,17 +1,14 @@
-"""The fields a run filter or order names, each compiling its conditions to SQL.
+"""The fields a run filter or order names, each compiling its conditions to SQL:
+`config.KEY[.value][.SUB...]` (the unwrapped value), `summary_metrics.KEY[.SUB...]` (or
+`summaryMetrics.KEY`; in both `\\.` is a literal dot in a key), the run columns (name,
+displayName, state, createdAt, heartbeatAt, updatedAt, group, jobType, sweep, notes, host,
+username, and snake_case spellings) and `tags` (a list of strings).
 
-- `config.KEY[.value][.SUB...]`: the unwrapped config value (`$.KEY.value.SUB`).
-- `summary_metrics.KEY[.SUB...]` (or `summaryMetrics.KEY`): the run summary.
-  In both, `\\.` is a literal dot in a key.
-- run columns: name, displayName, state, createdAt, heartbeatAt, updatedAt, group, jobType,
-  sweep, notes, host, username (and snake_case spellings); `tags` (a list of strings).
-
-Config and summary keys are read from the `run_values` side table (`values.py`): each field
-becomes an EXISTS over the run's row for that key, found by its primary key (run, source,
-key) (`ValueField`). Paths the table does not hold (deeper than `values.MAX_DEPTH`, or under
-`_wandb`) are read from the JSON text by `jsonsql` (`JsonField`), with the same semantics.
-Every condition is two-valued (never SQL NULL), so that negation is exact. `filters.py`
-parses a filter and combines these; `ordering.py` sorts by them.
+Config and summary keys are read from the `run_values` side table (`values.py`) as an EXISTS
+over the run's row for that key (`ValueField`); paths it does not hold (deeper than
+`values.MAX_DEPTH`, or under `_wandb`) from the JSON text by `jsonsql` (`JsonField`), with
+the same semantics. Every condition is two-valued (never SQL NULL), so negation is exact.
+`filters.py` parses a filter and combines these; `ordering.py` sorts by them.
 """
 
 from __future__ import annotations
