@@ -169,8 +169,8 @@ def bench_versions(srv: Any, entity: str, count: int) -> list[list[Any]]:
     import wandb
 
     import liberry
+    from liberry.server.store import artifact_changes, projects
     from liberry.server.store import artifacts as store
-    from liberry.server.store import projects
 
     manifest = json.dumps({"contents": {}}).encode()
     with srv.data.store.write() as conn:
@@ -180,7 +180,7 @@ def bench_versions(srv: Any, entity: str, count: int) -> list[list[Any]]:
                     "digest": f"{i:032x}"}  # fmt: skip
             row, _ = store.create_artifact(conn, project["id"], None, spec)
             store.set_manifest(conn, row["id"], "0" * 32)
-            store.commit(conn, row["id"], lambda _md5: manifest, lambda _md5: True)
+            artifact_changes.commit(conn, row["id"], lambda _md5: manifest, lambda _md5: True)
     path = f"{entity}/many-versions/many"
     api = liberry.Api(overrides={"base_url": srv.url}, api_key=srv.api_key)
     wapi = wandb.Api(overrides={"base_url": srv.url}, api_key=srv.api_key, timeout=60)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import netrc
 import os
 import secrets
@@ -15,12 +14,13 @@ from urllib.parse import urlsplit
 from . import queries
 from ._version import __version__
 from .errors import NotFoundError, UnknownFieldError, UsageError
-from .filters import validate_filters, validate_order
+from .operation import Operation
 from .paths import parse_project_path, parse_run_path, parse_sweep_path
 from .projects import Project, Projects
-from .queries import Operation
-from .runs import Run, Runs, flatten, json_dumps, wrap_config
-from .sweeps import Sweep, Sweeps
+from .run import Run, create_run, load_run
+from .runs import Runs, cached_runs, flatten
+from .session import Links, Session
+from .sweeps import Sweep, Sweeps, load_sweep
 from .transport import Transport
 
 if TYPE_CHECKING:
@@ -38,6 +38,9 @@ __all__ = ["DEFAULT_BASE_URL", "Api", "netrc_api_key", "resolve_api_key", "resol
 
 DEFAULT_BASE_URL = "https://api.wandb.ai"
 _RUN_ID_ALPHABET = string.ascii_lowercase + string.digits
+#: How a run reaches its sweep and an artifact its run: the loaders `Api.run` and `Api.sweep`
+#: use, so those objects share the cache.
+_LINKS = Links(run=load_run, sweep=load_sweep)
 
 
 def _env(*names: str) -> str | None:
@@ -98,6 +101,9 @@ class Api:
     `LIBERRY_BASE_URL` / `LIBERRY_API_KEY`, then `WANDB_BASE_URL` / `WANDB_API_KEY`, then
     (key only) `~/.netrc`; default entity and project from `LIBERRY_ENTITY` / `WANDB_ENTITY`
     and `LIBERRY_PROJECT` / `WANDB_PROJECT`. Nothing is sent until a method needs it.
+
+    The Api parses paths and hands out resources; their state (transport, defaults, cache)
+    is one `Session` (`api.session`) that every returned object shares.
     """
 
     #: The operation that identifies the API key's user (and its default entity).
@@ -130,34 +136,33 @@ class Api:
             timeout=timeout if timeout is not None else overrides.get("timeout"),
             max_retries=max_retries,
         )
-        self._viewer: dict[str, Any] | None = None
-        self._cache: dict[tuple[Any, ...], Run | Runs | Sweep] = {}
+        #: What every returned object holds: the transport, `settings` and the cache.
+        self.session = Session(self.client, self.settings, _LINKS)
+
+    @classmethod
+    def from_session(cls, session: Session) -> Api:
+        """The Api over an existing session (e.g. `run._session`): same server, key, defaults
+        and cache; nothing is read from the environment."""
+        api = cls.__new__(cls)
+        api.session, api.settings, api.client = session, session.settings, session.client
+        api.api_key, api.user_agent = session.client.api_key, session.client.user_agent
+        return api
 
     # -- identity ------------------------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
-        return str(self.settings["base_url"])
+        return self.session.base_url
 
     @property
     def app_url(self) -> str:
         """Where the web pages of runs live (`https://wandb.ai` for W&B cloud)."""
-        host = urlsplit(self.base_url).netloc
-        return "https://wandb.ai" if host == "api.wandb.ai" else self.base_url
+        return self.session.app_url
 
     @property
     def viewer(self) -> dict[str, Any]:
         """The user the API key belongs to (`id`, `entity`, `username`, `email`, `teams`)."""
-        if self._viewer is None:
-            data = self.client.execute(self.VIEWER_QUERY)
-            viewer = data.get("viewer")
-            if viewer is None:
-                raise NotFoundError(
-                    f"the server at {self.base_url} does not know this API key's user; set "
-                    "LIBERRY_API_KEY (or WANDB_API_KEY) to a valid key"
-                )
-            self._viewer = viewer
-        return self._viewer
+        return self.session.viewer
 
     @property
     def default_entity(self) -> str | None:
@@ -167,7 +172,7 @@ class Api:
 
     def _entity(self) -> str | None:
         # Paths without an entity use overrides/env first, the viewer's entity last.
-        return self.settings["entity"] or self.default_entity
+        return self.session.default_entity()
 
     # -- projects ------------------------------------------------------------------------------
 
@@ -179,13 +184,13 @@ class Api:
                 "no entity: pass api.projects('my-entity') or set a default with "
                 "Api(overrides={'entity': ...}) or LIBERRY_ENTITY"
             )
-        return Projects(self, entity, per_page)
+        return Projects(self.session, entity, per_page)
 
     def project(self, name: str, entity: str | None = None) -> Project:
         """A project by name (no request; it is not checked to exist)."""
         path = parse_project_path(name if entity is None else f"{entity}/{name}",
                                   entity=self._entity, project=None)  # fmt: skip
-        return Project(self, path.entity, path.project)
+        return Project(self.session, path.entity, path.project)
 
     def create_project(
         self, name: str, entity: str | None = None, description: str | None = None
@@ -198,7 +203,8 @@ class Api:
             {"entity": path.entity, "name": path.project, "description": description},
         )
         node = (data.get("upsertModel") or {}).get("project") or {}
-        return Project(self, node.get("entityName") or path.entity, node.get("name") or name, node)
+        entity_name = node.get("entityName") or path.entity
+        return Project(self.session, entity_name, node.get("name") or name, node)
 
     # -- runs ----------------------------------------------------------------------------------
 
@@ -223,22 +229,9 @@ class Api:
         per_page, limit) until `flush()`.
         """
         project = parse_project_path(path, entity=self._entity, project=self.settings["project"])
-        checked = validate_filters(filters)
-        key = (
-            "runs",
-            project.entity,
-            project.project,
-            json.dumps(checked, sort_keys=True),
-            validate_order(order),
-            per_page,
-            limit,
+        return cached_runs(
+            self.session, project.entity, project.project, filters, order, per_page, limit
         )
-        cached = self._cache.get(key)
-        if not isinstance(cached, Runs):
-            cached = self._cache[key] = Runs(
-                self, project.entity, project.project, checked, order, per_page, limit
-            )
-        return cached
 
     def run(self, path: str = "") -> Run:
         """One run: `entity/project/run_id`, `project/run_id` or `run_id` (with defaults).
@@ -249,12 +242,7 @@ class Api:
         rp = parse_run_path(
             path, entity=self._entity, project=self.settings["project"], run=self.settings["run"]
         )
-        key = ("run", *rp)
-        cached = self._cache.get(key)
-        if not isinstance(cached, Run):
-            cached = Run(self, rp.entity, rp.project, rp.run_id).load()
-            self._cache[key] = cached
-        return cached
+        return load_run(self.session, rp)
 
     def create_run(
         self,
@@ -280,35 +268,11 @@ class Api:
         path = parse_project_path(project or "", entity=entity or self._entity,
                                   project=self.settings["project"])  # fmt: skip
         run_id = run_id or "".join(secrets.choice(_RUN_ID_ALPHABET) for _ in range(8))
-        variables = {
-            "entity": path.entity,
-            "project": path.project,
-            "name": run_id,
-            "displayName": display_name,
-            "config": json_dumps(wrap_config(config, None)) if config is not None else None,
-            "summaryMetrics": json_dumps(dict(summary)) if summary is not None else None,
-            "tags": list(tags) if tags is not None else None,
-            "notes": notes,
-            "groupName": group,
-            "jobType": job_type,
-            "state": state,
-            "sweep": sweep,
-        }
-        data = self.client.execute(
-            queries.CREATE_RUN, {k: v for k, v in variables.items() if v is not None}
-        )
-        bucket = (data.get("upsertBucket") or {}).get("bucket") or {}
-        where = bucket.get("project") or {}
-        run = Run(
-            self,
-            (where.get("entity") or {}).get("name") or path.entity,
-            where.get("name") or path.project,
-            bucket.get("name") or run_id,
-            bucket,
-        )
-        run._full = True
-        self._cache[("run", *run.path)] = run
-        return run
+        return create_run(
+            self.session, path.entity, path.project, run_id, display_name=display_name,
+            config=config, summary=summary, tags=tags, notes=notes, group=group,
+            job_type=job_type, state=state, sweep=sweep,
+        )  # fmt: skip
 
     def run_keys(self, path: str = "") -> tuple[list[str], list[str]]:
         """(config keys, summary keys) used by any run of project `path`, for column pickers.
@@ -335,7 +299,7 @@ class Api:
         # The same answer as liberry's runKeys: dotted keys, without W&B's `_wandb`.
         config: set[str] = set()
         summary: set[str] = set()
-        runs = Runs(self, entity, project, order="-created_at", per_page=1000)
+        runs = Runs(self.session, entity, project, order="-created_at", per_page=1000)
         for page in runs._export_pages(progress=None):
             for run in page:
                 raw = run._config_raw or {}
@@ -356,12 +320,7 @@ class Api:
         (`sweep.runs`) are fetched only when used. Cached until `flush()`.
         """
         sp = parse_sweep_path(path, entity=self._entity, project=self.settings["project"])
-        key = ("sweep", *sp)
-        cached = self._cache.get(key)
-        if not isinstance(cached, Sweep):
-            cached = Sweep(self, sp.entity, sp.project, sp.sweep_id).load()
-            self._cache[key] = cached
-        return cached
+        return load_sweep(self.session, sp)
 
     def sweeps(self, path: str = "", per_page: int = 50) -> Sweeps:
         """The sweeps of project `path` (`entity/project` or `project`), lazily paged.
@@ -370,7 +329,7 @@ class Api:
         reading them sends nothing more.
         """
         project = parse_project_path(path, entity=self._entity, project=self.settings["project"])
-        return Sweeps(self, project.entity, project.project, per_page)
+        return Sweeps(self.session, project.entity, project.project, per_page)
 
     # -- reports (issue #18) --------------------------------------------------------------------
 
@@ -382,14 +341,14 @@ class Api:
         from .reports import Reports
 
         project = parse_project_path(path, entity=self._entity, project=self.settings["project"])
-        return Reports(self, project.entity, project.project, name=name, per_page=per_page)
+        return Reports(self.session, project.entity, project.project, name=name, per_page=per_page)
 
     def report(self, ref: str) -> Report:
         """One report: its URL (`Report.url`, `wandb_workspaces`' `report.url`), or
         `entity/project/name`. One request; `NotFoundError` when it does not exist."""
         from .reports import get_report
 
-        return get_report(self, ref)
+        return get_report(self.session, ref)
 
     # -- TensorBoard (issue #18) ---------------------------------------------------------------
 
@@ -408,7 +367,7 @@ class Api:
         `pip install 'liberry-widgets[tensorboard]'`. See `liberry.tensorboard`."""
         from .tensorboard import sync_tensorboard
 
-        return sync_tensorboard(self, root_dir, run_id, project, entity, progress=progress)
+        return sync_tensorboard(self.session, root_dir, run_id, project, entity, progress=progress)
 
     # -- cache ---------------------------------------------------------------------------------
 
@@ -421,7 +380,7 @@ class Api:
         from .artifacts import get_artifact
 
         path = parse_run_path(name, entity=self._entity, project=self.settings["project"])
-        return get_artifact(self, path.entity, path.project, path.run_id, type)
+        return get_artifact(self.session, path.entity, path.project, path.run_id, type)
 
     def artifact_type(self, type_name: str, project: str | None = None) -> ArtifactType:
         """An artifact type of `project` (`entity/project` or `project`)."""
@@ -436,7 +395,7 @@ class Api:
         node = (data.get("project") or {}).get("artifactType")
         if node is None:
             raise NotFoundError(f"no artifact type {type_name!r} in {p.entity}/{p.project}")
-        return ArtifactType(self, p.entity, p.project, node)
+        return ArtifactType(self.session, p.entity, p.project, node)
 
     def artifact_types(self, project: str | None = None, per_page: int = 50) -> ArtifactTypes:
         """The artifact types of `project`, lazily paged."""
@@ -444,7 +403,7 @@ class Api:
 
         p = parse_project_path(project or "", entity=self._entity,
                                project=self.settings["project"])  # fmt: skip
-        return ArtifactTypes(self, p.entity, p.project, per_page)
+        return ArtifactTypes(self.session, p.entity, p.project, per_page)
 
     def artifact_collections(
         self, project_name: str, type_name: str, per_page: int = 50
@@ -454,7 +413,7 @@ class Api:
 
         p = parse_project_path(project_name, entity=self._entity,
                                project=self.settings["project"])  # fmt: skip
-        return ArtifactCollections(self, p.entity, p.project, type_name, per_page)
+        return ArtifactCollections(self.session, p.entity, p.project, type_name, per_page)
 
     def artifact_versions(
         self, type_name: str, name: str, per_page: int = 50
@@ -467,17 +426,16 @@ class Api:
             raise UsageError(
                 f"artifact_versions wants a name without a version or alias, got {name!r}"
             )
-        return ArtifactVersions(self, path.entity, path.project, type_name, path.run_id, per_page)
+        return ArtifactVersions(
+            self.session, path.entity, path.project, type_name, path.run_id, per_page
+        )
 
     artifacts = artifact_versions
 
     def flush(self) -> None:
         """Forget cached `Runs`, `Run` and `Sweep` objects, so the next call fetches fresh
         data."""
-        self._cache.clear()
-
-    def _forget_run(self, run: Run) -> None:
-        self._cache.pop(("run", *run.path), None)
+        self.session.cache.clear()
 
     def close(self) -> None:
         """Close the HTTP connection pool."""

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import warnings
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -17,14 +16,14 @@ from urllib.parse import unquote, urlsplit
 from ._repr import human_size
 from .errors import NotFoundError, UsageError
 from .files import File
+from .lineage import Lineage, artifact_lineage
+from .paging import Page, Paginator
 from .paths import RunPath
 from .queries import artifacts as q
-from .transport import Page, Paginator
+from .session import Session, SessionOwner, session_of
 
 if TYPE_CHECKING:
-    from .api import Api
-    from .lineage import Lineage
-    from .runs import Run
+    from .run import Run
 
 __all__ = [
     "Artifact",
@@ -59,8 +58,8 @@ class Artifact:
     `tags`, `ttl`, `digest`, `size`, `metadata`; `files()`, `download()`, `logged_by()`,
     `used_by()`, `lineage()`."""
 
-    def __init__(self, api: Api, attrs: dict[str, Any]) -> None:
-        self._api = api
+    def __init__(self, session: Session | SessionOwner, attrs: dict[str, Any]) -> None:
+        self._session = session_of(session)
         self._attrs = attrs
         sequence = attrs.get("artifactSequence") or {}
         project = sequence.get("project") or {}
@@ -104,7 +103,7 @@ class Artifact:
     # -- files ----------------------------------------------------------------------------
     def files(self, names: list[str] | None = None, per_page: int = 500) -> ArtifactFiles:
         """The version's files (lazily paged), references included (`ref` set)."""
-        return ArtifactFiles(self._api, self, names, per_page)
+        return ArtifactFiles(self._session, self, names, per_page)
 
     def download(self, root: str | Path | None = None, *, progress: bool | None = None) -> Path:
         """Download every file under `root` (default `./artifacts/<name>`) and return it.
@@ -152,27 +151,26 @@ class Artifact:
     # -- runs -----------------------------------------------------------------------------
     def logged_by(self) -> Run | None:
         """The run that logged this version (None if that run was deleted)."""
-        data = self._api.client.execute(q.ARTIFACT_CREATED_BY, {"id": self.id})
+        data = self._session.client.execute(q.ARTIFACT_CREATED_BY, {"id": self.id})
         creator = (data.get("artifact") or {}).get("createdBy")
         return self._run(creator) if creator else None
 
     def used_by(self) -> list[Run]:
         """The runs that used this version as an input."""
-        data = self._api.client.execute(q.ARTIFACT_USED_BY, {"id": self.id})
+        data = self._session.client.execute(q.ARTIFACT_USED_BY, {"id": self.id})
         edges = ((data.get("artifact") or {}).get("usedBy") or {}).get("edges") or []
         return [self._run(e["node"]) for e in edges if e.get("node")]
 
     def _run(self, node: dict[str, Any]) -> Run:
         project = node["project"]
-        return self._api.run(f"{project['entityName']}/{project['name']}/{node['name']}")
+        path = RunPath(project["entityName"], project["name"], node["name"])
+        return self._session.links.run(self._session, path)
 
     def lineage(self, depth: int | None = None, direction: str = "both") -> Lineage:
         """The runs and versions upstream (`direction="upstream"`: what it was made from),
         downstream (what was made from it) or both, `depth` artifact hops out (all when
         None), in one request. See `liberry.lineage.Lineage`."""
-        from .lineage import fetch_lineage
-
-        return fetch_lineage(self._api, self, depth, direction)
+        return artifact_lineage(self._session, self.id, self.path, depth, direction)
 
     # -- display --------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -205,10 +203,12 @@ def _copy_reference(f: ArtifactFile, root: Path) -> None:
 class ArtifactFile(File):
     """A file of an artifact version; `ref` is set for references (no bytes on the server)."""
 
-    def __init__(self, api: Api, artifact: Artifact, attrs: dict[str, Any]) -> None:
+    def __init__(
+        self, session: Session | SessionOwner, artifact: Artifact, attrs: dict[str, Any]
+    ) -> None:
         url = attrs.get("directUrl") or ""
         self.ref: str | None = None if url.startswith(("http://", "https://")) else url
-        super().__init__(api, RunPath(artifact.entity, artifact.project, artifact.name), attrs)
+        super().__init__(session, RunPath(artifact.entity, artifact.project, artifact.name), attrs)
         self.artifact = artifact
 
     def __repr__(self) -> str:
@@ -218,18 +218,22 @@ class ArtifactFile(File):
 
 class ArtifactFiles(Paginator[ArtifactFile]):
     def __init__(
-        self, api: Api, artifact: Artifact, names: list[str] | None, per_page: int
+        self,
+        session: Session | SessionOwner,
+        artifact: Artifact,
+        names: list[str] | None,
+        per_page: int,
     ) -> None:
         super().__init__(per_page)
-        self._api, self.artifact, self.names = api, artifact, names
+        self._session, self.artifact, self.names = session_of(session), artifact, names
 
     def _fetch(self, cursor: str | None, first: int, with_count: bool) -> Page[ArtifactFile]:
-        data = self._api.client.execute(
+        data = self._session.client.execute(
             q.ARTIFACT_FILES,
             {"id": self.artifact.id, "names": self.names, "cursor": cursor, "perPage": first},
         )
         conn = (data.get("artifact") or {}).get("files") or {}
-        return _page(conn, lambda n: ArtifactFile(self._api, self.artifact, n))
+        return Page.of(conn, lambda n: ArtifactFile(self._session, self.artifact, n))
 
     def __repr__(self) -> str:
         return f"<ArtifactFiles of {self.artifact.path}>"
@@ -239,32 +243,36 @@ class ArtifactType:
     """An artifact type of a project (`dataset`, `model`, ...); `collections()` lists its
     artifacts."""
 
-    def __init__(self, api: Api, entity: str, project: str, attrs: dict[str, Any]) -> None:
-        self._api, self.entity, self.project = api, entity, project
+    def __init__(
+        self, session: Session | SessionOwner, entity: str, project: str, attrs: dict[str, Any]
+    ) -> None:
+        self._session, self.entity, self.project = session_of(session), entity, project
         self.id: str = attrs["id"]
         self.name: str = attrs["name"]
         self.description: str | None = attrs.get("description")
         self.created_at: str | None = attrs.get("createdAt")
 
     def collections(self, per_page: int = 50) -> ArtifactCollections:
-        return ArtifactCollections(self._api, self.entity, self.project, self.name, per_page)
+        return ArtifactCollections(self._session, self.entity, self.project, self.name, per_page)
 
     def __repr__(self) -> str:
         return f"<ArtifactType {self.entity}/{self.project}/{self.name}>"
 
 
 class ArtifactTypes(Paginator[ArtifactType]):
-    def __init__(self, api: Api, entity: str, project: str, per_page: int = 50) -> None:
+    def __init__(
+        self, session: Session | SessionOwner, entity: str, project: str, per_page: int = 50
+    ) -> None:
         super().__init__(per_page)
-        self._api, self.entity, self.project = api, entity, project
+        self._session, self.entity, self.project = session_of(session), entity, project
 
     def _fetch(self, cursor: str | None, first: int, with_count: bool) -> Page[ArtifactType]:
-        data = self._api.client.execute(
+        data = self._session.client.execute(
             q.ARTIFACT_TYPES,
             {"entity": self.entity, "project": self.project, "cursor": cursor, "perPage": first},
         )
         conn = _project(data, self.entity, self.project).get("artifactTypes") or {}
-        return _page(conn, lambda n: ArtifactType(self._api, self.entity, self.project, n))
+        return Page.of(conn, lambda n: ArtifactType(self._session, self.entity, self.project, n))
 
     def __repr__(self) -> str:
         return f"<ArtifactTypes of {self.entity}/{self.project}>"
@@ -274,9 +282,19 @@ class ArtifactCollection:
     """All versions of one artifact name; `versions()` lists them, newest first."""
 
     def __init__(
-        self, api: Api, entity: str, project: str, type: str, attrs: dict[str, Any]
+        self,
+        session: Session | SessionOwner,
+        entity: str,
+        project: str,
+        type: str,
+        attrs: dict[str, Any],
     ) -> None:
-        self._api, self.entity, self.project, self.type = api, entity, project, type
+        self._session, self.entity, self.project, self.type = (
+            session_of(session),
+            entity,
+            project,
+            type,
+        )
         self.id: str = attrs["id"]
         self.name: str = attrs["name"]
         self.description: str | None = attrs.get("description")
@@ -284,7 +302,7 @@ class ArtifactCollection:
 
     def versions(self, per_page: int = 50) -> ArtifactVersions:
         return ArtifactVersions(
-            self._api, self.entity, self.project, self.type, self.name, per_page
+            self._session, self.entity, self.project, self.type, self.name, per_page
         )
 
     def __repr__(self) -> str:
@@ -292,12 +310,24 @@ class ArtifactCollection:
 
 
 class ArtifactCollections(Paginator[ArtifactCollection]):
-    def __init__(self, api: Api, entity: str, project: str, type: str, per_page: int = 50) -> None:
+    def __init__(
+        self,
+        session: Session | SessionOwner,
+        entity: str,
+        project: str,
+        type: str,
+        per_page: int = 50,
+    ) -> None:
         super().__init__(per_page)
-        self._api, self.entity, self.project, self.type = api, entity, project, type
+        self._session, self.entity, self.project, self.type = (
+            session_of(session),
+            entity,
+            project,
+            type,
+        )
 
     def _fetch(self, cursor: str | None, first: int, with_count: bool) -> Page[ArtifactCollection]:
-        data = self._api.client.execute(
+        data = self._session.client.execute(
             q.ARTIFACT_COLLECTIONS,
             {
                 "entity": self.entity,
@@ -310,9 +340,9 @@ class ArtifactCollections(Paginator[ArtifactCollection]):
         kind = _project(data, self.entity, self.project).get("artifactType")
         if kind is None:
             raise NotFoundError(f"no artifact type {self.type!r} in {self.entity}/{self.project}")
-        return _page(
+        return Page.of(
             kind.get("artifactCollections") or {},
-            lambda n: ArtifactCollection(self._api, self.entity, self.project, self.type, n),
+            lambda n: ArtifactCollection(self._session, self.entity, self.project, self.type, n),
         )
 
     def __repr__(self) -> str:
@@ -323,11 +353,17 @@ class ArtifactVersions(Paginator[Artifact]):
     """The committed versions of one collection, newest first."""
 
     def __init__(
-        self, api: Api, entity: str, project: str, type: str, name: str, per_page: int = 50
+        self,
+        session: Session | SessionOwner,
+        entity: str,
+        project: str,
+        type: str,
+        name: str,
+        per_page: int = 50,
     ) -> None:
         super().__init__(per_page)
-        self._api, self.entity, self.project, self.type, self.name = (
-            api,
+        self._session, self.entity, self.project, self.type, self.name = (
+            session_of(session),
             entity,
             project,
             type,
@@ -335,7 +371,7 @@ class ArtifactVersions(Paginator[Artifact]):
         )
 
     def _fetch(self, cursor: str | None, first: int, with_count: bool) -> Page[Artifact]:
-        data = self._api.client.execute(
+        data = self._session.client.execute(
             q.ARTIFACT_VERSIONS,
             {
                 "entity": self.entity,
@@ -354,7 +390,7 @@ class ArtifactVersions(Paginator[Artifact]):
             raise NotFoundError(
                 f"no artifact {self.name!r} of type {self.type!r} in {self.entity}/{self.project}"
             )
-        return _page(collection.get("artifacts") or {}, lambda n: Artifact(self._api, n))
+        return Page.of(collection.get("artifacts") or {}, lambda n: Artifact(self._session, n))
 
     def __repr__(self) -> str:
         return f"<ArtifactVersions {self.entity}/{self.project}/{self.name}>"
@@ -363,30 +399,34 @@ class ArtifactVersions(Paginator[Artifact]):
 class RunArtifacts(Paginator[Artifact]):
     """The versions a run logged (`output`) or used (`input`)."""
 
-    def __init__(self, api: Api, run: RunPath, kind: str, per_page: int = 50) -> None:
+    def __init__(
+        self, session: Session | SessionOwner, run: RunPath, kind: str, per_page: int = 50
+    ) -> None:
         super().__init__(per_page)
-        self._api, self.run_path, self.kind = api, run, kind
+        self._session, self.run_path, self.kind = session_of(session), run, kind
 
     def _fetch(self, cursor: str | None, first: int, with_count: bool) -> Page[Artifact]:
         op = q.RUN_OUTPUT_ARTIFACTS if self.kind == "output" else q.RUN_INPUT_ARTIFACTS
         entity, project, run = self.run_path
-        data = self._api.client.execute(
+        data = self._session.client.execute(
             op,
             {"entity": entity, "project": project, "run": run, "cursor": cursor, "perPage": first},
         )
         node = _project(data, entity, project).get("run")
         if node is None:
             raise NotFoundError(f"run {entity}/{project}/{run} not found")
-        return _page(node.get("artifacts") or {}, lambda n: Artifact(self._api, n))
+        return Page.of(node.get("artifacts") or {}, lambda n: Artifact(self._session, n))
 
     def __repr__(self) -> str:
         return f"<RunArtifacts {self.kind} of {'/'.join(self.run_path)}>"
 
 
-def get_artifact(api: Api, entity: str, project: str, name: str, type: str | None) -> Artifact:
+def get_artifact(
+    session: Session, entity: str, project: str, name: str, type: str | None
+) -> Artifact:
     """One version by `name:alias` (or `name:vN`); `type`, when given, must match."""
     collection, alias = parse_artifact_name(name)
-    data = api.client.execute(
+    data = session.client.execute(
         q.ARTIFACT_BY_NAME,
         {"entity": entity, "project": project, "name": f"{collection}:{alias}"},
     )
@@ -396,7 +436,7 @@ def get_artifact(api: Api, entity: str, project: str, name: str, type: str | Non
             f"artifact {entity}/{project}/{collection}:{alias} not found: no artifact "
             f"{collection!r}, or it has no version or alias {alias!r}"
         )
-    artifact = Artifact(api, node)
+    artifact = Artifact(session, node)
     if type is not None and artifact.type != type:
         raise UsageError(f"artifact {artifact.path} is of type {artifact.type!r}, not {type!r}")
     return artifact
@@ -407,10 +447,3 @@ def _project(data: dict[str, Any], entity: str, project: str) -> dict[str, Any]:
     if found is None:
         raise NotFoundError(f"project {entity}/{project} not found")
     return dict(found)
-
-
-def _page(conn: dict[str, Any], make: Callable[[dict[str, Any]], Any]) -> Page[Any]:
-    info = conn.get("pageInfo") or {}
-    items = [make(e["node"]) for e in conn.get("edges") or [] if e.get("node")]
-    total = conn.get("totalCount")
-    return Page(items, info.get("endCursor"), bool(info.get("hasNextPage")), total)

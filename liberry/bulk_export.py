@@ -9,15 +9,13 @@ everywhere else, filling the same `RunColumns`, so both ways give the same table
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from .errors import ServerError
-from .queries import Operation
+from .operation import Operation
 from .run_frame import RunColumns
-
-if TYPE_CHECKING:
-    from .api import Api
+from .session import Session, SessionOwner, session_of
 
 __all__ = ["ARROW_EXPORT_FEATURE", "fetch_columns", "supported"]
 
@@ -45,8 +43,9 @@ _ATTRIBUTE: Final = "_liberry_arrow_export"
 _COLUMNS: Final = ("id", "display_name", "state", "created_at", "config", "summary")
 
 
-def supported(api: Api) -> bool:
-    """Whether `api`'s server has the Arrow export (one small query, once per Api)."""
+def supported(owner: Session | SessionOwner) -> bool:
+    """Whether the server has the Arrow export (one small query, once per Api)."""
+    api = session_of(owner)
     known: bool | None = getattr(api, _ATTRIBUTE, None)
     if known is None:
         try:
@@ -63,7 +62,7 @@ def supported(api: Api) -> bool:
 
 
 def fetch_columns(
-    api: Api,
+    api: Session,
     entity: str,
     project: str,
     *,

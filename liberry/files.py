@@ -7,17 +7,15 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from . import queries
 from ._repr import html_table, human_size
 from .errors import NotFoundError, ServerError, UsageError
+from .paging import Page, Paginator
 from .paths import RunPath
-from .transport import Page, Paginator
-
-if TYPE_CHECKING:
-    from .api import Api
+from .session import Session, SessionOwner, session_of
 
 __all__ = ["File", "Files", "get_file", "upload_file"]
 
@@ -29,8 +27,10 @@ _PROGRESS_BYTES = 10 * 1000 * 1000
 class File:
     """A file saved with a run: `name`, `size`, `md5` (base64), `url`; `download()` it."""
 
-    def __init__(self, api: Api, run: RunPath, attrs: dict[str, Any]) -> None:
-        self._api = api
+    def __init__(
+        self, session: Session | SessionOwner, run: RunPath, attrs: dict[str, Any]
+    ) -> None:
+        self._session = session_of(session)
         self.run_path = run
         self._attrs = attrs
         self.id: str = attrs.get("id", "")
@@ -75,7 +75,7 @@ class File:
             )
         if not self.url:
             raise NotFoundError(f"the server gave no download URL for {self.name!r}")
-        client = self._api.client
+        client = self._session.client
         same_host = urlsplit(self.url).netloc == urlsplit(client.base_url).netloc
         response = client.request(
             "GET", self.url, stream=True, auth=same_host, what=f"download of {self.name!r}"
@@ -116,16 +116,20 @@ class Files(Paginator[File]):
     """The files of one run, lazily paged."""
 
     def __init__(
-        self, api: Api, run: RunPath, names: list[str] | None = None, per_page: int = 50
+        self,
+        session: Session | SessionOwner,
+        run: RunPath,
+        names: list[str] | None = None,
+        per_page: int = 50,
     ) -> None:
         super().__init__(per_page)
-        self._api = api
+        self._session = session_of(session)
         self.run_path = run
         self.names = list(names) if names else []
 
     def _fetch(self, cursor: str | None, first: int, with_count: bool) -> Page[File]:
         run = self.run_path
-        data = self._api.client.execute(
+        data = self._session.client.execute(
             queries.RUN_FILES,
             {
                 "entity": run.entity,
@@ -138,13 +142,10 @@ class Files(Paginator[File]):
         )
         node = (data.get("project") or {}).get("run")
         if node is None:
-            raise NotFoundError(f"run {run} not found at {self._api.client.where}")
-        conn = node.get("files") or {}
-        files = [File(self._api, run, e["node"]) for e in conn.get("edges") or [] if e.get("node")]
-        info = conn.get("pageInfo") or {}
+            raise NotFoundError(f"run {run} not found at {self._session.client.where}")
         # fileCount counts every file of the run, so it is the total only without `names`.
         total = None if self.names else node.get("fileCount")
-        return Page(files, info.get("endCursor"), bool(info.get("hasNextPage")), total)
+        return Page.of(node.get("files"), lambda n: File(self._session, run, n), total)
 
     def __repr__(self) -> str:
         return f"<Files of {self.run_path}>"
@@ -154,9 +155,9 @@ class Files(Paginator[File]):
         return html_table(("name", "size", "updated_at"), rows, caption=f"files of {self.run_path}")
 
 
-def get_file(api: Api, run: RunPath, name: str) -> File:
+def get_file(session: Session, run: RunPath, name: str) -> File:
     """One file of `run` by name, or `NotFoundError`."""
-    for file in Files(api, run, names=[name], per_page=1):
+    for file in Files(session, run, names=[name], per_page=1):
         if file.name == name:
             return file
     raise NotFoundError(
@@ -164,7 +165,7 @@ def get_file(api: Api, run: RunPath, name: str) -> File:
     )
 
 
-def upload_file(api: Api, run: RunPath, path: Path, root: Path) -> File:
+def upload_file(session: Session, run: RunPath, path: Path, root: Path) -> File:
     """Upload `path` to `run` as `path` relative to `root` (W&B's createRunFiles + PUT)."""
     if not path.is_file():
         raise UsageError(f"{path} is not a file")
@@ -172,7 +173,7 @@ def upload_file(api: Api, run: RunPath, path: Path, root: Path) -> File:
         name = path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         raise UsageError(f"{path} is not inside root {root}") from None
-    data = api.client.execute(
+    data = session.client.execute(
         queries.CREATE_RUN_FILES,
         {"entity": run.entity, "project": run.project, "name": run.run_id, "files": [name]},
     )
@@ -184,7 +185,7 @@ def upload_file(api: Api, run: RunPath, path: Path, root: Path) -> File:
     headers = dict(h.split(":", 1) for h in payload.get("uploadHeaders") or [] if ":" in h)
     # Upload URLs are pre-signed: no Authorization header (as wandb does). The body is bytes,
     # not a file object, so a retried PUT sends it again in full.
-    api.client.request(
+    session.client.request(
         "PUT", url, data=path.read_bytes(), headers=headers, auth=False, what=f"upload of {name!r}"
     )
-    return get_file(api, run, name)
+    return get_file(session, run, name)

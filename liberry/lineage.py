@@ -11,14 +11,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import NotFoundError, UsageError
+from .paths import RunPath
 from .queries import artifacts as q
 
 if TYPE_CHECKING:
-    from .api import Api
-    from .artifacts import Artifact
-    from .runs import Run
+    from .session import Session
 
-__all__ = ["Lineage", "LineageEdge", "LineageNode", "fetch_lineage"]
+__all__ = ["Lineage", "LineageEdge", "LineageNode", "artifact_lineage", "run_lineage"]
 
 DIRECTIONS = ("upstream", "downstream", "both")
 
@@ -105,28 +104,36 @@ class Lineage:
         return f"<Lineage of {self.root}: {len(self.runs)} runs, {len(self.artifacts)} artifacts>"
 
 
-def fetch_lineage(api: Api, start: Artifact | Run, depth: int | None, direction: str) -> Lineage:
-    """The graph around an artifact version or a run, in one request."""
-    from .artifacts import Artifact
-
+def _check(depth: int | None, direction: str) -> None:
     if direction not in DIRECTIONS:
         raise UsageError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
     if depth is not None and depth < 0:
         raise UsageError(f"depth must be >= 0 (or None for all), got {depth}")
-    if isinstance(start, Artifact):
-        root = start.path
-        data = api.client.execute(
-            q.ARTIFACT_LINEAGE, {"id": start.id, "depth": depth, "direction": direction}
-        )
-        found = (data.get("artifact") or {}).get("lineage")
-    else:
-        root = start.path_str
-        data = api.client.execute(
-            q.RUN_LINEAGE,
-            {"entity": start.entity, "project": start.project, "run": start.id,
-             "depth": depth, "direction": direction},
-        )  # fmt: skip
-        found = ((data.get("project") or {}).get("run") or {}).get("lineage")
+
+
+def artifact_lineage(
+    session: Session, artifact_id: str, root: str, depth: int | None, direction: str
+) -> Lineage:
+    """The graph around the artifact version `artifact_id` (named `root`), in one request."""
+    _check(depth, direction)
+    data = session.client.execute(
+        q.ARTIFACT_LINEAGE, {"id": artifact_id, "depth": depth, "direction": direction}
+    )
+    return _lineage(root, (data.get("artifact") or {}).get("lineage"))
+
+
+def run_lineage(session: Session, run: RunPath, depth: int | None, direction: str) -> Lineage:
+    """The graph around a run, in one request."""
+    _check(depth, direction)
+    data = session.client.execute(
+        q.RUN_LINEAGE,
+        {"entity": run.entity, "project": run.project, "run": run.run_id,
+         "depth": depth, "direction": direction},
+    )  # fmt: skip
+    return _lineage(str(run), ((data.get("project") or {}).get("run") or {}).get("lineage"))
+
+
+def _lineage(root: str, found: dict[str, Any] | None) -> Lineage:
     if found is None:
         raise NotFoundError(f"{root} no longer exists")
     return Lineage(

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import queries
 from ._repr import html_table
-from .transport import Page, Paginator
-
-if TYPE_CHECKING:
-    from .api import Api
-    from .runs import Runs
-    from .sweeps import Sweeps
+from .paging import Page, Paginator
+from .runs import Runs, cached_runs
+from .session import Session, SessionOwner, session_of
+from .sweeps import Sweeps
 
 __all__ = ["Project", "Projects"]
 
@@ -20,8 +18,14 @@ __all__ = ["Project", "Projects"]
 class Project:
     """A project of an entity; `runs()` lists its runs, `sweeps()` its sweeps."""
 
-    def __init__(self, api: Api, entity: str, name: str, attrs: Mapping[str, Any] | None = None):
-        self._api = api
+    def __init__(
+        self,
+        session: Session | SessionOwner,
+        entity: str,
+        name: str,
+        attrs: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._session = session_of(session)
         self.entity = entity
         self.name = name
         self._attrs: dict[str, Any] = dict(attrs or {})
@@ -43,7 +47,7 @@ class Project:
 
     @property
     def url(self) -> str:
-        return f"{self._api.app_url}/{self.entity}/{self.name}"
+        return f"{self._session.app_url}/{self.entity}/{self.name}"
 
     def runs(
         self,
@@ -53,11 +57,11 @@ class Project:
         limit: int | None = None,
     ) -> Runs:
         """The project's runs; see `Api.runs`."""
-        return self._api.runs(f"{self.entity}/{self.name}", filters, order, per_page, limit)
+        return cached_runs(self._session, self.entity, self.name, filters, order, per_page, limit)
 
     def sweeps(self, per_page: int = 50) -> Sweeps:
         """The project's sweeps; see `Api.sweeps`."""
-        return self._api.sweeps(f"{self.entity}/{self.name}", per_page)
+        return Sweeps(self._session, self.entity, self.name, per_page)
 
     def __repr__(self) -> str:
         return f"<Project {self.entity}/{self.name}>"
@@ -72,22 +76,19 @@ class Project:
 class Projects(Paginator[Project]):
     """The projects of one entity, lazily paged."""
 
-    def __init__(self, api: Api, entity: str, per_page: int = 200) -> None:
+    def __init__(self, session: Session | SessionOwner, entity: str, per_page: int = 200) -> None:
         super().__init__(per_page)
-        self._api = api
+        self._session = session_of(session)
         self.entity = entity
 
     def _fetch(self, cursor: str | None, first: int, with_count: bool) -> Page[Project]:
-        data = self._api.client.execute(
+        data = self._session.client.execute(
             queries.GET_PROJECTS, {"entity": self.entity, "cursor": cursor, "perPage": first}
         )
-        conn = data.get("models") or {}
-        nodes = [e["node"] for e in conn.get("edges") or [] if e.get("node")]
-        projects = [
-            Project(self._api, n.get("entityName") or self.entity, n["name"], n) for n in nodes
-        ]
-        info = conn.get("pageInfo") or {}
-        return Page(projects, info.get("endCursor"), bool(info.get("hasNextPage")))
+        return Page.of(
+            data.get("models"),
+            lambda n: Project(self._session, n.get("entityName") or self.entity, n["name"], n),
+        )
 
     def __repr__(self) -> str:
         return f"<Projects of {self.entity}>"

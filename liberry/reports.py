@@ -11,17 +11,15 @@ import json
 import re
 from collections.abc import Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from ._repr import html_table
 from .errors import NotFoundError, UsageError
+from .paging import Page, Paginator
 from .queries import reports as q
 from .report_blocks import Block, read_blocks
-from .transport import Page, Paginator
-
-if TYPE_CHECKING:
-    from .api import Api
+from .session import Session, SessionOwner, session_of
 
 __all__ = ["Report", "Reports", "parse_report_ref", "report_url"]
 
@@ -57,8 +55,10 @@ class Report:
     """A W&B report: `title`, `description`, the `spec` W&B's report tools wrote, and its
     `blocks` read as Python (`Block.type`, `.text`, `.panels`, `.runsets`)."""
 
-    def __init__(self, api: Api, entity: str, project: str, attrs: Mapping[str, Any]) -> None:
-        self._api = api
+    def __init__(
+        self, session: Session | SessionOwner, entity: str, project: str, attrs: Mapping[str, Any]
+    ) -> None:
+        self._session = session_of(session)
         self.entity = entity
         self.project = project
         self._attrs = dict(attrs)
@@ -115,7 +115,7 @@ class Report:
 
     @property
     def url(self) -> str:
-        return report_url(self._api.app_url, self.entity, self.project, self.title, self.id)
+        return report_url(self._session.app_url, self.entity, self.project, self.title, self.id)
 
     @property
     def path(self) -> str:
@@ -125,9 +125,9 @@ class Report:
         return f"<Report {self.path} {self.title!r}>"
 
 
-def _not_found_project(api: Api, entity: str, project: str) -> NotFoundError:
+def _not_found_project(session: Session, entity: str, project: str) -> NotFoundError:
     return NotFoundError(
-        f"project {entity}/{project} not found at {api.client.base_url}; check the entity and "
+        f"project {entity}/{project} not found at {session.client.base_url}; check the entity and "
         f"project (api.projects({entity!r}) lists them)"
     )
 
@@ -137,10 +137,15 @@ class Reports(Paginator[Report]):
     of that name (none: empty, as `wandb.Api().reports` answers)."""
 
     def __init__(
-        self, api: Api, entity: str, project: str, name: str | None = None, per_page: int = 50
+        self,
+        session: Session | SessionOwner,
+        entity: str,
+        project: str,
+        name: str | None = None,
+        per_page: int = 50,
     ) -> None:
         super().__init__(per_page)
-        self._api = api
+        self._session = session_of(session)
         self.entity = entity
         self.project = project
         self.name = name
@@ -150,21 +155,16 @@ class Reports(Paginator[Report]):
         return f"{self.entity}/{self.project}"
 
     def _fetch(self, cursor: str | None, first: int, with_count: bool) -> Page[Report]:
-        data = self._api.client.execute(
+        data = self._session.client.execute(
             q.GET_REPORTS,
             {"entity": self.entity, "project": self.project, "cursor": cursor,
              "perPage": first, "name": self.name},
         )  # fmt: skip
         project = data.get("project")
         if project is None:
-            raise _not_found_project(self._api, self.entity, self.project)
-        conn = project.get("allViews") or {}
-        nodes = [e["node"] for e in conn.get("edges") or [] if e.get("node")]
-        info = conn.get("pageInfo") or {}
-        return Page(
-            [Report(self._api, self.entity, self.project, n) for n in nodes],
-            info.get("endCursor"),
-            bool(info.get("hasNextPage")),
+            raise _not_found_project(self._session, self.entity, self.project)
+        return Page.of(
+            project.get("allViews"), lambda n: Report(self._session, self.entity, self.project, n)
         )
 
     def __repr__(self) -> str:
@@ -177,29 +177,31 @@ class Reports(Paginator[Report]):
                           caption=f"reports of {self.path}")  # fmt: skip
 
 
-def get_report(api: Api, ref: str) -> Report:
+def get_report(session: Session, ref: str) -> Report:
     """One report by URL (`https://host/e/p/reports/Title--ID`), URL path, or
     `entity/project/name`; `NotFoundError` when there is none."""
     parsed = parse_report_ref(ref)
     if parsed is not None:
         entity, project, opaque = parsed
         try:
-            data = api.client.execute(q.GET_REPORT, {"id": opaque})
+            data = session.client.execute(q.GET_REPORT, {"id": opaque})
         except NotFoundError:
             data = {}
         node = data.get("view")
         if not node:
-            raise NotFoundError(f"report {ref!r} not found at {api.base_url}: it may have been "
+            raise NotFoundError(f"report {ref!r} not found at {session.base_url}: it may have been "
                                 "deleted, or the URL is from another server")  # fmt: skip
         where = node.get("project") or {}
-        return Report(api, where.get("entityName") or entity, where.get("name") or project, node)
+        return Report(
+            session, where.get("entityName") or entity, where.get("name") or project, node
+        )
     parts = [p for p in ref.strip().strip("/").split("/")]
     if len(parts) != 3 or not all(parts):
         raise UsageError(
             f"invalid report reference {ref!r}: pass the report's URL or 'entity/project/name'"
         )
     entity, project, name = parts
-    found = Reports(api, entity, project, name=name, per_page=1)[:1]
+    found = Reports(session, entity, project, name=name, per_page=1)[:1]
     if not found:
         raise NotFoundError(
             f"no report named {name!r} in {entity}/{project}; api.reports('{entity}/{project}') "

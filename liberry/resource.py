@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from .api import Api
+    from .session import Session
 
 
 class ProjectResource(ABC):
@@ -16,7 +16,7 @@ class ProjectResource(ABC):
     #: The URL segment of the resource's page: `{app}/{entity}/{project}/<segment>/{id}`.
     URL_SEGMENT: ClassVar[str]
 
-    _api: Api
+    _session: Session
     entity: str
     project: str
     id: str
@@ -43,4 +43,4 @@ class ProjectResource(ABC):
     @property
     def url(self) -> str:
         """The page in the web app."""
-        return f"{self._api.app_url}/{self.entity}/{self.project}/{self.URL_SEGMENT}/{self.id}"
+        return f"{self._session.app_url}/{self.entity}/{self.project}/{self.URL_SEGMENT}/{self.id}"

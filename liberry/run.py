@@ -10,22 +10,23 @@ from typing import TYPE_CHECKING, Any
 
 from . import queries
 from ._repr import html_table
+from .artifacts import RunArtifacts
 from .errors import NotFoundError
-from .paths import RunPath
+from .files import File, Files, get_file, upload_file
+from .history import sampled_history, scan_history
+from .lineage import Lineage, run_lineage
+from .paths import RunPath, SweepPath
 from .resource import ProjectResource
 from .run_frame import loads_object as _loads_object
 from .run_values import flatten, json_dumps, unwrap_config, wrap_config
+from .session import Session, SessionOwner, session_of
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .api import Api
-    from .artifacts import RunArtifacts
-    from .files import File, Files
-    from .lineage import Lineage
     from .sweeps import Sweep
 
-__all__ = ["Run"]
+__all__ = ["Run", "create_run", "load_run"]
 
 
 class Run(ProjectResource):
@@ -41,13 +42,13 @@ class Run(ProjectResource):
 
     def __init__(
         self,
-        api: Api,
+        session: Session | SessionOwner,
         entity: str,
         project: str,
         run_id: str,
         attrs: Mapping[str, Any] | None = None,
     ) -> None:
-        self._api = api
+        self._session = session_of(session)
         self.entity = entity
         self.project = project
         self.id = run_id
@@ -76,18 +77,18 @@ class Run(ProjectResource):
         """Fetch every attribute (one request); with `force`, discard unsaved changes."""
         if self._full and not force:
             return self
-        data = self._api.client.execute(
+        data = self._session.client.execute(
             queries.RUN, {"entity": self.entity, "project": self.project, "name": self.id}
         )
         node = (data.get("project") or {}).get("run")
         if data.get("project") is None:
             raise NotFoundError(
-                f"project {self.entity}/{self.project} not found at {self._api.client.where}; "
+                f"project {self.entity}/{self.project} not found at {self._session.client.where}; "
                 f"check the entity and project (api.projects({self.entity!r}) lists them)"
             )
         if node is None:
             raise NotFoundError(
-                f"run {self.path_str} not found at {self._api.client.where}; check the run id "
+                f"run {self.path_str} not found at {self._session.client.where}; check the run id "
                 f"(api.runs({self.entity + '/' + self.project!r}) lists the project's runs)"
             )
         self._config = self._summary = None
@@ -202,7 +203,9 @@ class Run(ProjectResource):
         if not self.sweep_name:
             return None
         try:
-            return self._api.sweep(f"{self.entity}/{self.project}/{self.sweep_name}")
+            return self._session.links.sweep(
+                self._session, SweepPath(self.entity, self.project, self.sweep_name)
+            )
         except NotFoundError:
             return None
 
@@ -292,7 +295,7 @@ class Run(ProjectResource):
         loaded_summary = _loads_object(self._attrs.get("summaryMetrics"))
         if self._summary is not None and self._summary != loaded_summary:
             variables["summaryMetrics"] = json_dumps(self._summary)
-        data = self._api.client.execute(
+        data = self._session.client.execute(
             queries.UPDATE_RUN, {k: v for k, v in variables.items() if v is not None}
         )
         bucket = (data.get("upsertBucket") or {}).get("bucket")
@@ -304,8 +307,8 @@ class Run(ProjectResource):
     def delete(self, delete_artifacts: bool = False) -> None:
         """Delete the run on the server (and, optionally, the artifacts it logged)."""
         operation = queries.DELETE_RUN_AND_ARTIFACTS if delete_artifacts else queries.DELETE_RUN
-        self._api.client.execute(operation, {"id": self.storage_id})
-        self._api._forget_run(self)
+        self._session.client.execute(operation, {"id": self.storage_id})
+        self._session.forget_run(self.entity, self.project, self.id)
 
     # -- history and files ---------------------------------------------------------------------
 
@@ -322,10 +325,8 @@ class Run(ProjectResource):
         step, so keys logged at different steps all appear (W&B's single-spec query would
         silently drop rows missing any key). Returns a DataFrame, or a list of dicts.
         """
-        from .history import sampled_history
-
         return sampled_history(
-            self._api.client, self.run_path, samples=samples, keys=keys, x_axis=x_axis,
+            self._session.client, self.run_path, samples=samples, keys=keys, x_axis=x_axis,
             pandas=pandas,
         )  # fmt: skip
 
@@ -341,50 +342,36 @@ class Run(ProjectResource):
         With `keys`, rows are projected to `_step` plus those keys, and rows having none of
         them are skipped.
         """
-        from .history import scan_history
-
         return scan_history(
-            self._api.client, self.run_path, keys=keys, page_size=page_size,
+            self._session.client, self.run_path, keys=keys, page_size=page_size,
             min_step=min_step, max_step=max_step,
         )  # fmt: skip
 
     def files(self, names: list[str] | None = None, per_page: int = 50) -> Files:
         """The run's files (lazily paged); `names` restricts to those names."""
-        from .files import Files
-
-        return Files(self._api, self.run_path, names=names, per_page=per_page)
+        return Files(self._session, self.run_path, names=names, per_page=per_page)
 
     def file(self, name: str) -> File:
         """One file by name; raises `NotFoundError` when the run has no such file."""
-        from .files import get_file
-
-        return get_file(self._api, self.run_path, name)
+        return get_file(self._session, self.run_path, name)
 
     def logged_artifacts(self, per_page: int = 50) -> RunArtifacts:
         """The artifact versions this run logged (lazily paged)."""
-        from .artifacts import RunArtifacts
-
-        return RunArtifacts(self._api, self.run_path, "output", per_page)
+        return RunArtifacts(self._session, self.run_path, "output", per_page)
 
     def used_artifacts(self, per_page: int = 50) -> RunArtifacts:
         """The artifact versions this run used as inputs (lazily paged)."""
-        from .artifacts import RunArtifacts
-
-        return RunArtifacts(self._api, self.run_path, "input", per_page)
+        return RunArtifacts(self._session, self.run_path, "input", per_page)
 
     def lineage(self, depth: int | None = None, direction: str = "both") -> Lineage:
         """The artifact versions and runs around this run, in one request: `depth` 1 is the
         versions it used and logged, each further step one more run and version out (all
         when None). See `Artifact.lineage`."""
-        from .lineage import fetch_lineage
-
-        return fetch_lineage(self._api, self, depth, direction)
+        return run_lineage(self._session, self.run_path, depth, direction)
 
     def upload_file(self, path: str | Path, root: str | Path = ".") -> File:
         """Upload a local file; its name in the run is `path` relative to `root`."""
-        from .files import upload_file
-
-        return upload_file(self._api, self.run_path, Path(path), Path(root))
+        return upload_file(self._session, self.run_path, Path(path), Path(root))
 
     # -- display -------------------------------------------------------------------------------
 
@@ -416,3 +403,62 @@ class Run(ProjectResource):
 
     def __hash__(self) -> int:
         return hash(tuple(self.path))
+
+
+def load_run(session: Session, path: RunPath) -> Run:
+    """The run at `path`, fetched now (one request; `NotFoundError` when it does not exist)
+    and kept in the session's cache until `Api.flush()`."""
+    key = ("run", *path)
+    cached = session.cache.get(key)
+    if not isinstance(cached, Run):
+        cached = session.cache[key] = Run(session, *path).load()
+    return cached
+
+
+def create_run(
+    session: Session,
+    entity: str,
+    project: str,
+    run_id: str,
+    *,
+    display_name: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    summary: Mapping[str, Any] | None = None,
+    tags: list[str] | None = None,
+    notes: str | None = None,
+    group: str | None = None,
+    job_type: str | None = None,
+    state: str = "running",
+    sweep: str | None = None,
+) -> Run:
+    """Create (or, as W&B's upsert does for an existing id, update) a run: one request. The
+    run is cached as `load_run` would."""
+    variables = {
+        "entity": entity,
+        "project": project,
+        "name": run_id,
+        "displayName": display_name,
+        "config": json_dumps(wrap_config(config, None)) if config is not None else None,
+        "summaryMetrics": json_dumps(dict(summary)) if summary is not None else None,
+        "tags": list(tags) if tags is not None else None,
+        "notes": notes,
+        "groupName": group,
+        "jobType": job_type,
+        "state": state,
+        "sweep": sweep,
+    }
+    data = session.client.execute(
+        queries.CREATE_RUN, {k: v for k, v in variables.items() if v is not None}
+    )
+    bucket = (data.get("upsertBucket") or {}).get("bucket") or {}
+    where = bucket.get("project") or {}
+    run = Run(
+        session,
+        (where.get("entity") or {}).get("name") or entity,
+        where.get("name") or project,
+        bucket.get("name") or run_id,
+        bucket,
+    )
+    run._full = True
+    session.cache[("run", *run.path)] = run
+    return run

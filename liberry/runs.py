@@ -20,22 +20,22 @@ from . import bulk_export, queries
 from ._repr import html_table, short
 from .errors import NotFoundError
 from .filters import validate_filters, validate_order
-from .queries import Operation
+from .operation import Operation
+from .paging import Page, Paginator
 from .run import Run
 from .run_frame import RunColumns
 from .run_values import flatten, json_dumps, unwrap_config, wrap_config
-from .transport import Page, Paginator
+from .session import Session, SessionOwner, session_of
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from .api import Api
-
 __all__ = [
     "EXPORT_PAGE_SIZE",
     "Run",
     "Runs",
+    "cached_runs",
     "flatten",
     "json_dumps",
     "unwrap_config",
@@ -100,7 +100,7 @@ class Runs(Paginator[Run]):
 
     def __init__(
         self,
-        api: Api,
+        session: Session | SessionOwner,
         entity: str,
         project: str,
         filters: Mapping[str, Any] | None = None,
@@ -110,7 +110,7 @@ class Runs(Paginator[Run]):
     ) -> None:
         super().__init__(per_page, limit)
         self.max_page_size = max(per_page, EXPORT_PAGE_SIZE)
-        self._api = api
+        self._session = session_of(session)
         self.entity = entity
         self.project = project
         self.filters = validate_filters(filters)
@@ -137,9 +137,9 @@ class Runs(Paginator[Run]):
             "perPage": first,
             "withCount": with_count,
         }
-        data = self._api.client.execute(operation, variables)
+        data = self._session.client.execute(operation, variables)
         return _Connection(
-            data.get("project"), self.entity, self.project, self._api.client.where
+            data.get("project"), self.entity, self.project, self._session.client.where
         )
 
     def _record_cursor(self, offset: int, conn: _Connection) -> None:
@@ -149,7 +149,7 @@ class Runs(Paginator[Run]):
 
     def _runs(self, conn: _Connection, cursor: str | None) -> list[Run]:
         """Run objects for a page that started after `cursor`, sharing one page hydrator."""
-        runs = [Run(self._api, self.entity, self.project, n["name"], n) for n in conn.nodes]
+        runs = [Run(self._session, self.entity, self.project, n["name"], n) for n in conn.nodes]
         hydrate = self._page_hydrator(cursor, runs)
         for run in runs:
             run._hydrate = hydrate
@@ -188,7 +188,7 @@ class Runs(Paginator[Run]):
         # each step's cursor so later jumps start closer.
         while base < offset:
             step = min(offset - base, MAX_SKIP)
-            data = self._api.client.execute(
+            data = self._session.client.execute(
                 queries.RUNS_CURSOR,
                 {
                     "entity": self.entity,
@@ -201,7 +201,7 @@ class Runs(Paginator[Run]):
             )
             project = data.get("project")
             if project is None:
-                _Connection(project, self.entity, self.project, self._api.client.where)
+                _Connection(project, self.entity, self.project, self._session.client.where)
             info = ((project or {}).get("runs") or {}).get("pageInfo") or {}
             if not info.get("hasNextPage") or info.get("endCursor") is None:
                 return False, None
@@ -243,7 +243,7 @@ class Runs(Paginator[Run]):
                     return []
                 conn = self._query(queries.RUNS_TABLE, cursor, size, True)
         self._record_cursor(offset, conn)
-        return [Run(self._api, self.entity, self.project, n["name"], n) for n in conn.nodes]
+        return [Run(self._session, self.entity, self.project, n["name"], n) for n in conn.nodes]
 
     # -- exports -------------------------------------------------------------------------------
 
@@ -302,9 +302,9 @@ class Runs(Paginator[Run]):
     def _columns(self, progress: bool | None, bulk: bool) -> RunColumns:
         """Every matching run in export columns: one Arrow request on a liberry server (when
         `bulk`), GraphQL pages of 1000 elsewhere; the same columns either way."""
-        if bulk and bulk_export.supported(self._api):
+        if bulk and bulk_export.supported(self._session):
             columns = bulk_export.fetch_columns(
-                self._api,
+                self._session,
                 self.entity,
                 self.project,
                 filters_json=self._filters_json,
@@ -379,3 +379,31 @@ class Runs(Paginator[Run]):
             caption=short(repr(self), 120),
             footer=footer,
         )
+
+
+def cached_runs(
+    session: Session,
+    entity: str,
+    project: str,
+    filters: Mapping[str, Any] | None = None,
+    order: str = "-created_at",
+    per_page: int = 50,
+    limit: int | None = None,
+) -> Runs:
+    """`Runs` of `entity/project`, the same object for the same arguments until the session's
+    cache is cleared (`Api.flush`); `filters` and `order` are checked here, before sending."""
+    checked = validate_filters(filters)
+    key = (
+        "runs",
+        entity,
+        project,
+        json.dumps(checked, sort_keys=True),
+        validate_order(order),
+        per_page,
+        limit,
+    )
+    cached = session.cache.get(key)
+    if not isinstance(cached, Runs):
+        made = Runs(session, entity, project, checked, order, per_page, limit)
+        cached = session.cache[key] = made
+    return cached

@@ -18,24 +18,24 @@ from . import queries
 from ._repr import html_table, short
 from .errors import FilterError, NotFoundError, UsageError
 from .filters import validate_order
+from .paging import Page, Paginator
 from .paths import SweepPath
 from .resource import ProjectResource
-from .runs import Runs, flatten
-from .transport import Page, Paginator
+from .runs import Runs, cached_runs, flatten
+from .session import Session, SessionOwner, session_of
 
 if TYPE_CHECKING:
-    from .api import Api
-    from .runs import Run
+    from .run import Run
 
-__all__ = ["SWEEP_RUNS_ORDER", "Sweep", "SweepRuns", "Sweeps"]
+__all__ = ["SWEEP_RUNS_ORDER", "Sweep", "SweepRuns", "Sweeps", "load_sweep"]
 
 #: The order of `Sweep.runs`: oldest first, as `wandb.Api`'s `Sweep.runs`.
 SWEEP_RUNS_ORDER = "+created_at"
 
 
-def _not_found_project(api: Api, entity: str, project: str) -> NotFoundError:
+def _not_found_project(session: Session, entity: str, project: str) -> NotFoundError:
     return NotFoundError(
-        f"project {entity}/{project} not found at {api.client.where}; check the entity and "
+        f"project {entity}/{project} not found at {session.client.where}; check the entity and "
         f"project (api.projects({entity!r}) lists them)"
     )
 
@@ -69,9 +69,11 @@ class SweepRuns(Runs):
     same runs: `sweep.runs(order="-summary_metrics.acc", filters={"state": "finished"})`.
     """
 
-    def __init__(self, api: Api, sweep: SweepPath, per_page: int = 50) -> None:
+    def __init__(
+        self, session: Session | SessionOwner, sweep: SweepPath, per_page: int = 50
+    ) -> None:
         only = {"sweep": sweep.sweep_id}
-        super().__init__(api, sweep.entity, sweep.project, only, SWEEP_RUNS_ORDER, per_page)
+        super().__init__(session, sweep.entity, sweep.project, only, SWEEP_RUNS_ORDER, per_page)
         self.sweep = sweep
 
     def __call__(
@@ -84,8 +86,9 @@ class SweepRuns(Runs):
         """The sweep's runs that also match `filters`, in `order`; see `Api.runs`."""
         only = {"sweep": self.sweep.sweep_id}
         combined = {"$and": [only, dict(filters)]} if filters else only
-        project = f"{self.entity}/{self.project}"
-        return self._api.runs(project, combined, order, per_page, limit)
+        return cached_runs(
+            self._session, self.entity, self.project, combined, order, per_page, limit
+        )
 
     def __repr__(self) -> str:
         count = ""
@@ -107,13 +110,13 @@ class Sweep(ProjectResource):
 
     def __init__(
         self,
-        api: Api,
+        session: Session | SessionOwner,
         entity: str,
         project: str,
         sweep_id: str,
         attrs: Mapping[str, Any] | None = None,
     ) -> None:
-        self._api = api
+        self._session = session_of(session)
         self.entity = entity
         self.project = project
         self.id = sweep_id
@@ -131,15 +134,15 @@ class Sweep(ProjectResource):
         """Fetch every attribute (one request); with `force`, even when already fetched."""
         if self._loaded and not force:
             return self
-        data = self._api.client.execute(
+        data = self._session.client.execute(
             queries.GET_SWEEP, {"entity": self.entity, "project": self.project, "name": self.id}
         )
         if data.get("project") is None:
-            raise _not_found_project(self._api, self.entity, self.project)
+            raise _not_found_project(self._session, self.entity, self.project)
         node = data["project"].get("sweep")
         if node is None:
             raise NotFoundError(
-                f"sweep {self.path_str} not found at {self._api.client.where}; check the "
+                f"sweep {self.path_str} not found at {self._session.client.where}; check the "
                 f"sweep id (api.sweeps({self.entity + '/' + self.project!r}) lists the "
                 "project's sweeps)"
             )
@@ -251,7 +254,7 @@ class Sweep(ProjectResource):
         Call it for another order or a narrower set: `sweep.runs(order="-summary_metrics.acc")`.
         """
         if self._runs is None:
-            self._runs = SweepRuns(self._api, self.sweep_path)
+            self._runs = SweepRuns(self._session, self.sweep_path)
         return self._runs
 
     def best_run(self, order: str | None = None) -> Run | None:
@@ -278,7 +281,7 @@ class Sweep(ProjectResource):
         filters: dict[str, Any] = {"sweep": self.id}
         if key.startswith(("config.", "summary_metrics.", "summaryMetrics.")):
             filters = {"$and": [filters, {key: {"$exists": True}}]}
-        runs = Runs(self._api, self.entity, self.project, filters, order, per_page=1, limit=1)
+        runs = Runs(self._session, self.entity, self.project, filters, order, per_page=1, limit=1)
         # `page` asks for the run table's fields without a count: the one run, complete.
         found = runs.page(0, 1, count=False)
         return found[0] if found else None
@@ -336,9 +339,11 @@ class Sweep(ProjectResource):
 class Sweeps(Paginator[Sweep]):
     """The sweeps of one project, lazily paged; `len()` is the server's count."""
 
-    def __init__(self, api: Api, entity: str, project: str, per_page: int = 50) -> None:
+    def __init__(
+        self, session: Session | SessionOwner, entity: str, project: str, per_page: int = 50
+    ) -> None:
         super().__init__(per_page)
-        self._api = api
+        self._session = session_of(session)
         self.entity = entity
         self.project = project
 
@@ -347,7 +352,7 @@ class Sweeps(Paginator[Sweep]):
         return f"{self.entity}/{self.project}"
 
     def _fetch(self, cursor: str | None, first: int, with_count: bool) -> Page[Sweep]:
-        data = self._api.client.execute(
+        data = self._session.client.execute(
             queries.GET_SWEEPS,
             {
                 "entity": self.entity,
@@ -359,18 +364,12 @@ class Sweeps(Paginator[Sweep]):
         )
         project = data.get("project")
         if project is None:
-            raise _not_found_project(self._api, self.entity, self.project)
-        conn = project.get("sweeps") or {}
-        nodes = [e["node"] for e in conn.get("edges") or [] if e.get("node")]
+            raise _not_found_project(self._session, self.entity, self.project)
         # The listing selects every field `Sweep` shows: its sweeps need no request of their own.
-        sweeps = [Sweep(self._api, self.entity, self.project, n["name"], n) for n in nodes]
-        info = conn.get("pageInfo") or {}
-        total = project.get("totalSweeps")
-        return Page(
-            sweeps,
-            info.get("endCursor"),
-            bool(info.get("hasNextPage")),
-            int(total) if total is not None else None,
+        return Page.of(
+            project.get("sweeps"),
+            lambda n: Sweep(self._session, self.entity, self.project, n["name"], n),
+            project.get("totalSweeps"),
         )
 
     def __repr__(self) -> str:
@@ -390,3 +389,13 @@ class Sweeps(Paginator[Sweep]):
             caption=f"sweeps of {self.path}",
             footer=f"{len(shown)} of {len(self):,} sweeps",
         )
+
+
+def load_sweep(session: Session, path: SweepPath) -> Sweep:
+    """The sweep at `path`, fetched now (one request; `NotFoundError` when it does not exist)
+    and kept in the session's cache until `Api.flush()`."""
+    key = ("sweep", *path)
+    cached = session.cache.get(key)
+    if not isinstance(cached, Sweep):
+        cached = session.cache[key] = Sweep(session, *path).load()
+    return cached

@@ -27,10 +27,11 @@ from typing import TYPE_CHECKING, Any
 from tqdm.auto import tqdm
 
 from .errors import NotFoundError, UsageError
+from .paths import parse_project_path
+from .run import Run, create_run
 
 if TYPE_CHECKING:
-    from .api import Api
-    from .runs import Run
+    from .session import Session
 
 __all__ = ["LogDir", "SyncResult", "find_log_dirs", "read_log_dir", "sync_tensorboard"]
 
@@ -269,13 +270,11 @@ def _run_ids(root: Path, dirs: list[Path], run_id: str | None) -> dict[Path, tup
     return out
 
 
-def _existing(api: Api, entity: str, project: str, run_id: str) -> Run | None:
+def _existing(session: Session, entity: str, project: str, run_id: str) -> Run | None:
     """The run as the server has it now (not `api.run`'s cache: its line count is the
     high-water mark, and must be current)."""
-    from .runs import Run
-
     try:
-        return Run(api, entity, project, run_id).load()
+        return Run(session, entity, project, run_id).load()
     except NotFoundError:
         return None
 
@@ -285,9 +284,9 @@ def _dumps(row: dict[str, Any]) -> str:
     return json.dumps(row, separators=(",", ":"))
 
 
-def _send(api: Api, run: Run, offset: int, rows: list[dict[str, Any]],
+def _send(session: Session, run: Run, offset: int, rows: list[dict[str, Any]],
           summary: dict[str, Any], bar: Any) -> None:  # fmt: skip
-    url = f"{api.base_url}/files/{run.entity}/{run.project}/{run.id}/file_stream"
+    url = f"{session.base_url}/files/{run.entity}/{run.project}/{run.id}/file_stream"
     chunks = [rows[i : i + ROWS_PER_REQUEST] for i in range(0, len(rows), ROWS_PER_REQUEST)]
     for index, chunk in enumerate(chunks or [[]]):
         files: dict[str, Any] = {}
@@ -297,7 +296,7 @@ def _send(api: Api, run: Run, offset: int, rows: list[dict[str, Any]],
         if index == len(chunks or [[]]) - 1:
             files["wandb-summary.json"] = {"offset": 0, "content": [_dumps(summary)]}
         body: dict[str, Any] = {"files": files}
-        api.client.request("POST", url, json=body, what=f"file_stream of run {run.path}")
+        session.client.request("POST", url, json=body, what=f"file_stream of run {run.path}")
         offset += len(chunk)
         if bar is not None:
             bar.update(len(chunk))
@@ -312,18 +311,18 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def sync_log_dir(
-    api: Api, log_dir: LogDir, entity: str, project: str, run_id: str, name: str,
+    session: Session, log_dir: LogDir, entity: str, project: str, run_id: str, name: str,
     progress: bool = True,
 ) -> SyncResult:  # fmt: skip
     """Create or extend the run of one log directory with what it holds."""
     rows = log_dir.history()
     config = {**log_dir.config, **log_dir.hparams}
-    run = _existing(api, entity, project, run_id)
+    run = _existing(session, entity, project, run_id)
     created = run is None
     lines = 0
     if run is None:
-        run = api.create_run(run_id=run_id, project=project, entity=entity, display_name=name,
-                             config=config or None, state="finished")  # fmt: skip
+        run = create_run(session, entity, project, run_id, display_name=name,
+                         config=config or None, state="finished")  # fmt: skip
         offset, pending = 0, rows
     else:
         if config and any(run.config.get(k) != v for k, v in config.items()):
@@ -339,15 +338,15 @@ def sync_log_dir(
             offset, pending = lines, rows
     with tqdm(total=len(pending), desc=f"{name}: rows", unit="row", disable=not progress,
               leave=False) as bar:  # fmt: skip
-        _send(api, run, offset, pending, {**_summary(rows), **log_dir.extra_summary}, bar)
-    api._forget_run(run)  # `api.run(path)` fetches the synced run afresh
+        _send(session, run, offset, pending, {**_summary(rows), **log_dir.extra_summary}, bar)
+    session.forget_run(*run.path)  # `api.run(path)` fetches the synced run afresh
     new_rows = max(0, offset + len(pending) - lines)
     return SyncResult(run.path_str, log_dir.path, log_dir.events, new_rows, len(rows), created,
                       list(log_dir.problems))  # fmt: skip
 
 
 def sync_tensorboard(
-    api: Api,
+    session: Session,
     root_dir: str | Path,
     run_id: str | None = None,
     project: str | None = None,
@@ -356,12 +355,10 @@ def sync_tensorboard(
     progress: bool = True,
 ) -> list[SyncResult]:
     """Sync every log directory under `root_dir`; see the module docstring."""
-    from .paths import parse_project_path
-
     _require_tensorboard()
     root = Path(root_dir).expanduser()
-    where = parse_project_path(project or "", entity=entity or api._entity,
-                               project=api.settings["project"])  # fmt: skip
+    where = parse_project_path(project or "", entity=entity or session.default_entity,
+                               project=session.settings["project"])  # fmt: skip
     found = find_log_dirs(root)
     names = _run_ids(root, list(found), run_id)
     total = sum(f.stat().st_size for files in found.values() for f in files)
@@ -372,7 +369,7 @@ def sync_tensorboard(
     _fold_hparams_folders(logs)
     for path, log_dir in logs.items():
         rid, name = names[path]
-        result = sync_log_dir(api, log_dir, where.entity, where.project, rid, name, progress)
+        result = sync_log_dir(session, log_dir, where.entity, where.project, rid, name, progress)
         for problem in result.problems:
             warnings.warn(f"sync_tensorboard: {problem}", stacklevel=2)
         results.append(result)

@@ -42,6 +42,14 @@ export default {
 """
 
 
+def api_of(resource: Any) -> Api:
+    """The `liberry.Api` over the session a `Run`, `Sweep` or `Artifact` came from (same
+    server, key and cache)."""
+    from liberry import Api
+
+    return Api.from_session(resource._session)
+
+
 def static_module(name: str) -> Path | str:
     """The built ES module `static/<name>.js`, or a stand-in that says how to build it."""
     path = STATIC / f"{name}.js"

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import traitlets
 
-from ._base import LiberryWidget, static_css, static_module
+from ._base import LiberryWidget, api_of, static_css, static_module
 from ._rpc import Handler, RpcError, handling_request, json_safe
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class Lineage(LiberryWidget):
         self._start: Artifact | Run | None = None
         if isinstance(root, Artifact | Run):
             self._start = root
-            api = api or root._api
+            api = api or api_of(root)
             name = root.path if isinstance(root, Artifact) else root.path_str
         elif isinstance(root, str):
             name = root

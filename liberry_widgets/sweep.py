@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import traitlets
 
-from ._base import LiberryWidget, static_css, static_module
+from ._base import LiberryWidget, api_of, static_css, static_module
 from ._rpc import Handler, RpcError, _threads_supported
 from .importance import compute_importance
 from .sweep_data import SweepTable, axes_from_config, build_table, pack
@@ -95,7 +95,7 @@ class Sweep(LiberryWidget):
         self._sweep: SweepObject | None = None
         if isinstance(sweep, SweepObject):
             self._sweep = sweep
-            api = api or sweep._api
+            api = api or api_of(sweep)
             path = sweep.path_str
         else:
             path = str(sweep)

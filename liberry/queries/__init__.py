@@ -7,9 +7,9 @@ marked where it is defined).
 
 from __future__ import annotations
 
+from ..operation import Operation
 from .files import CREATE_RUN_FILES, RUN_FILES
 from .history import HISTORY_PAGE, RUN_FULL_HISTORY, RUN_HISTORY_KEYS, RUN_SAMPLED_HISTORY
-from .operation import Operation
 from .projects import CREATE_PROJECT, GET_PROJECTS
 from .runs import (
     CREATE_RUN,

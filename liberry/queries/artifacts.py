@@ -5,8 +5,8 @@ W&B's own field names throughout, except `Artifact.lineage` (liberry's one-reque
 
 from __future__ import annotations
 
+from ..operation import Operation
 from .fragments import PAGE_INFO
-from .operation import Operation
 
 ARTIFACT_FIELDS = """
 fragment ArtifactFields on Artifact {

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ..operation import Operation
 from .fragments import FILE, PAGE_INFO
-from .operation import Operation
 
 RUN_FILES = Operation.build(
     "RunFiles",

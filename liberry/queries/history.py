@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .operation import Operation
+from ..operation import Operation
 
 RUN_FULL_HISTORY = Operation.build(
     "RunFullHistory",

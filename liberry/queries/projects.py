@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ..operation import Operation
 from .fragments import PAGE_INFO, PROJECT
-from .operation import Operation
 
 GET_PROJECTS = Operation.build(
     "GetProjects",

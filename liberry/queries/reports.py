@@ -6,8 +6,8 @@ server too; `GET_REPORT` is the `view(id:)` query W&B's report tools send.
 
 from __future__ import annotations
 
+from ..operation import Operation
 from .fragments import PAGE_INFO
-from .operation import Operation
 
 REPORT_FIELDS = """
 fragment ReportFields on View {

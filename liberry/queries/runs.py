@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ..operation import Operation
 from .fragments import PAGE_INFO, RUN_CORE, RUN_EXPORT, RUN_FULL, RUN_LEAN, RUN_TABLE
-from .operation import Operation
 
 _RUNS_BODY = """
 query {name}($entity: String!, $project: String!, $filters: JSONString, $order: String,

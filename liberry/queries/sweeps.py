@@ -8,8 +8,8 @@ client leaves it out there too.
 
 from __future__ import annotations
 
+from ..operation import Operation
 from .fragments import PAGE_INFO
-from .operation import Operation
 
 SWEEP_FIELDS = """
 fragment SweepFields on Sweep {

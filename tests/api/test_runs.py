@@ -348,9 +348,23 @@ def test_projects(api: liberry.Api, project: str) -> None:
     assert created.name in [p.name for p in api.projects("admin")]
 
 
+def test_resources_share_the_api_session(api: liberry.Api, project: str) -> None:
+    """A project's runs, a run's reload and an Api over the same session hit one cache, so
+    asking again sends nothing; `flush` empties it for all of them."""
+    runs = api.project(project, "admin").runs(order="+created_at")
+    assert runs is api.runs(f"admin/{project}", order="+created_at")
+    run = api.run(f"admin/{project}/{runs[0].id}")
+    same = liberry.Api.from_session(run._session)
+    sent = api.client.operation_counts["Run"]
+    assert same.run(run.path_str) is run and same.base_url == api.base_url
+    assert api.client.operation_counts["Run"] == sent
+    same.flush()
+    assert api.run(run.path_str) is not run
+
+
 def test_projects_without_entity(server: ServerHandle) -> None:
     api = liberry.Api(overrides={"base_url": server.url}, api_key=server.api_key)
-    api._viewer = {"id": "x", "entity": None}  # a user without an entity
+    api.session._viewer = {"id": "x", "entity": None}  # a user without an entity
     with pytest.raises(ValueError, match="no entity"):
         api.projects()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..store import artifact_changes as changes
 from ..store import artifacts as store
 from ..store import runs
 from ..store.artifact_labels import apply_labels
@@ -141,7 +142,7 @@ class ArtifactMutationFields:
     def commitArtifact(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         ctx = _ctx(info)
         storage = storage_of(ctx)
-        row = store.commit(
+        row = changes.commit(
             ctx.conn,
             _artifact(ctx, input.get("artifactID"))["id"],
             lambda md5: storage.blob_path(md5).read_bytes(),
@@ -164,19 +165,19 @@ class ArtifactMutationFields:
     def addAliases(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         ctx = _ctx(info)
         pk = _artifact(ctx, input.get("artifactID"))["id"]
-        store.add_aliases(ctx.conn, pk, _alias_names(input))
+        changes.add_aliases(ctx.conn, pk, _alias_names(input))
         return {"success": True, "clientMutationId": input.get("clientMutationId")}
 
     def deleteAliases(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         ctx = _ctx(info)
         pk = _artifact(ctx, input.get("artifactID"))["id"]
-        store.delete_aliases(ctx.conn, pk, _alias_names(input))
+        changes.delete_aliases(ctx.conn, pk, _alias_names(input))
         return {"success": True, "clientMutationId": input.get("clientMutationId")}
 
     def updateArtifact(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         ctx = _ctx(info)
         pk = _artifact(ctx, input.get("artifactID"))["id"]
-        row = store.update_artifact(
+        row = changes.update_artifact(
             ctx.conn, pk, input.get("description"), metadata_text(input.get("metadata"))
         )
         row = apply_labels(
@@ -187,17 +188,17 @@ class ArtifactMutationFields:
             remove=input.get("tagsToDelete"),
         )
         if input.get("aliases") is not None:
-            store.add_aliases(ctx.conn, pk, _alias_names(input))
+            changes.add_aliases(ctx.conn, pk, _alias_names(input))
         return {"artifact": ArtifactObj(row), "clientMutationId": input.get("clientMutationId")}
 
     def deleteArtifact(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         ctx = _ctx(info)
         row = _artifact(ctx, input.get("artifactID"))
         pk = row["id"]
-        digests = store.delete_artifact(ctx.conn, pk, bool(input.get("deleteAliases")))
+        digests = changes.delete_artifact(ctx.conn, pk, bool(input.get("deleteAliases")))
         hexes = [d if len(d) == 32 else _hex_or_none(d) for d in digests]
         wanted = [h for h in hexes if h]
-        in_use = store.blobs_in_use(ctx.conn, wanted)
+        in_use = changes.blobs_in_use(ctx.conn, wanted)
         storage = storage_of(ctx)
         ctx.memo.setdefault("after_commit", []).append(
             lambda: storage.remove_unreferenced(wanted, in_use)

@@ -25,7 +25,9 @@ from sqlalchemy import ColumnElement, Connection, and_, func, select, text
 
 from . import jsonsql
 from . import tables as t
-from .filters import FilterError, ValueField, compile_filters, resolve_field
+from .errors import FilterError
+from .filter_fields import ValueField, resolve_field
+from .filters import compile_filters
 
 # The join that SQLite must read left to right (see ordering.py): the range, then its runs.
 from .ordering import _DriverJoin

@@ -9,3 +9,7 @@ class StoreError(ValueError):
 
 class NotFound(StoreError):
     """The named entity, project, run or file does not exist."""
+
+
+class FilterError(StoreError):
+    """A filter, order or cursor that cannot be used; the message says where and what to do."""

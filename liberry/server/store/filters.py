@@ -6,12 +6,7 @@ non-empty list of filters), `$not` (a filter), or a field. A field maps to a bar
 (`$eq`) or to an object of operators: `$eq $ne $gt $gte $lt $lte $in $nin $exists $regex`
 (+ `$options`, letters of "imsx"), `$not` (operators), and `$all` for `tags`.
 
-Fields:
-- `config.KEY[.value][.SUB...]`: the unwrapped config value (`$.KEY.value.SUB`).
-- `summary_metrics.KEY[.SUB...]` (or `summaryMetrics.KEY`): the run summary.
-  In both, `\\.` is a literal dot in a key.
-- run columns: name, displayName, state, createdAt, heartbeatAt, updatedAt, group, jobType,
-  sweep, notes, host, username (and snake_case spellings); `tags` (a list of strings).
+Fields (`config.KEY`, `summary_metrics.KEY`, run columns, `tags`) are `filter_fields.py`'s.
 
 Semantics follow MongoDB: comparisons only match values of the operand's type (numbers with
 numbers, strings with strings, booleans with booleans; `true` never equals 1); `$eq: null`
@@ -22,11 +17,6 @@ semantics). A NULL run column counts as missing. Timestamp operands are parsed a
 (naive = UTC) and compared in the stored format. `$regex` uses Python `re.search` on SQLite.
 
 Every condition built here is two-valued (never SQL NULL) so that negation is exact.
-
-Config and summary keys are read from the `run_values` side table (`values.py`): each field
-becomes an EXISTS over the run's row for that key, found by its primary key (run, source,
-key). Paths the table does not hold (deeper than `values.MAX_DEPTH`, or under `_wandb`) are
-read from the JSON text by `jsonsql`, with the same semantics.
 """
 
 from __future__ import annotations
@@ -34,69 +24,30 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, not_, or_, true
 
 from . import jsonsql
-from . import tables as t
-from . import values as v
-from .errors import StoreError
-from .jsonsql import JsonRef, install_sqlite_functions
+from .errors import FilterError
+from .filter_fields import COMPARISONS, Field, resolve_field, short, unknown_op
+from .jsonsql import install_sqlite_functions
 
 __all__ = [
+    "MAX_FILTER_VALUES",
+    "MAX_REGEX_CHARS",
     "FilterError",
+    "check_filter_size",
     "compile_filters",
     "install_sqlite_functions",
     "parse_filters",
-    "resolve_field",
 ]
 
 
-class FilterError(StoreError):
-    """A filter, order or cursor that cannot be used; the message says where and what to do."""
-
-
 LOGICAL_OPS: Final = ("$and", "$or", "$nor", "$not")
-FIELD_OPS: Final = (
-    "$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists", "$regex", "$options",
-    "$not",
-)  # fmt: skip
-TAG_OPS: Final = ("$eq", "$ne", "$in", "$nin", "$all", "$exists", "$regex", "$options", "$not")
-_COMPARISONS: Final = {
-    "$gt": lambda a, b: a > b,
-    "$gte": lambda a, b: a >= b,
-    "$lt": lambda a, b: a < b,
-    "$lte": lambda a, b: a <= b,
-}
 _REGEX_FLAGS: Final = "imsx"
-_BOOL_KINDS: Final = {None: "null", True: "true", False: "false"}
 _LEADING_FLAGS: Final = re.compile(r"\(\?([a-zA-Z]+)\)")
-
-# Run columns a filter may name (W&B camelCase and our snake_case); timestamps are parsed.
-_COLUMNS: Final[dict[str, Any]] = {
-    "name": t.runs.c.name,
-    "displayName": t.runs.c.display_name,
-    "display_name": t.runs.c.display_name,
-    "state": t.runs.c.state,
-    "createdAt": t.runs.c.created_at,
-    "created_at": t.runs.c.created_at,
-    "heartbeatAt": t.runs.c.heartbeat_at,
-    "heartbeat_at": t.runs.c.heartbeat_at,
-    "updatedAt": t.runs.c.updated_at,
-    "updated_at": t.runs.c.updated_at,
-    "group": t.runs.c.group_name,
-    "jobType": t.runs.c.job_type,
-    "job_type": t.runs.c.job_type,
-    "sweep": t.runs.c.sweep_name,
-    "notes": t.runs.c.notes,
-    "host": t.runs.c.host,
-}
-_TIMESTAMPS: Final = frozenset({"created_at", "heartbeat_at", "updated_at"})
-JSON_PREFIXES: Final = ("config", "summary_metrics", "summaryMetrics")
-_FIELD_NAMES: Final = sorted({*_COLUMNS, "tags", "username"}, key=str.lower)
 
 
 def _describe(value: Any) -> str:
@@ -104,14 +55,6 @@ def _describe(value: Any) -> str:
         return "null"
     names = {bool: "boolean", int: "number", float: "number", str: "string", list: "list"}
     return names.get(type(value), "object" if isinstance(value, Mapping) else type(value).__name__)
-
-
-def _short(value: Any) -> str:
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # --------------------------------------------------------------------------- parsing
@@ -176,422 +119,7 @@ def check_filter_size(doc: Any) -> None:
             stack.extend((v, depth + 1) for v in node)
 
 
-def split_path(text: str, where: str) -> tuple[str, ...]:
-    """Dotted key path -> keys; `\\.` is a literal dot and `\\\\` a literal backslash."""
-    keys: list[str] = []
-    buf: list[str] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\" and i + 1 < len(text) and text[i + 1] in ".\\":
-            buf.append(text[i + 1])
-            i += 2
-            continue
-        if ch == ".":
-            keys.append("".join(buf))
-            buf = []
-        else:
-            buf.append(ch)
-        i += 1
-    keys.append("".join(buf))
-    if "" in keys:
-        raise FilterError(f'empty key in "{where}"; write keys as config.KEY or config.A.B')
-    if any("\x00" in k for k in keys):
-        raise FilterError(f'NUL character in a key of "{where}"')
-    return tuple(keys)
-
-
-# --------------------------------------------------------------------------- fields
-
-
-def _boolean_kinds(op: str, value: bool) -> list[str]:
-    """The JSON kinds ("false", "true") that satisfy `x op value`, with false < true."""
-    return ["true" if b else "false" for b in (False, True) if _COMPARISONS[op](b, value)]
-
-
-class Field:
-    """One filterable thing; every method returns a two-valued condition."""
-
-    operators: tuple[str, ...] = FIELD_OPS
-
-    def __init__(self, label: str, dialect: str, where: str) -> None:
-        self.label = label  # the field as written
-        self.dialect = dialect
-        self.where = where  # its location in the filter, for messages
-
-    def eq(self, value: Any) -> ColumnElement[bool]:
-        raise NotImplementedError
-
-    def compare(self, op: str, value: Any) -> ColumnElement[bool]:
-        raise NotImplementedError
-
-    def in_(self, values: Sequence[Any]) -> ColumnElement[bool]:
-        return or_(false(), *(self.eq(v) for v in values))
-
-    def exists(self, flag: bool) -> ColumnElement[bool]:
-        raise NotImplementedError
-
-    def regex(self, pattern: str) -> ColumnElement[bool]:
-        raise NotImplementedError
-
-    def all_(self, values: Sequence[Any]) -> ColumnElement[bool]:
-        raise FilterError(_unknown_op("$all", self.where, self.operators))
-
-    def _null_compare(self, op: str) -> ColumnElement[bool]:
-        # MongoDB: null is only equal to itself, so >=/<= null mean == null.
-        return self.eq(None) if op in ("$gte", "$lte") else false()
-
-
-class JsonField(Field):
-    """A value inside `runs.config` or `runs.summary`."""
-
-    def __init__(self, label: str, dialect: str, where: str, ref: JsonRef) -> None:
-        super().__init__(label, dialect, where)
-        self.ref = ref
-
-    def _kind(self, *kinds: str) -> ColumnElement[bool]:
-        return jsonsql.is_kind(self.ref, kinds, self.dialect)
-
-    def eq(self, value: Any) -> ColumnElement[bool]:
-        return self.in_([value])
-
-    def in_(self, values: Sequence[Any]) -> ColumnElement[bool]:
-        terms: list[ColumnElement[bool]] = []
-        kinds = {_BOOL_KINDS[v] for v in values if v is None or isinstance(v, bool)}
-        if "null" in kinds:
-            kinds.add("missing")  # MongoDB: `$eq: null` also matches a missing field
-        if kinds:
-            terms.append(self._kind(*kinds))
-        numbers = [
-            jsonsql.number_param(v, self.dialect)
-            for v in values
-            if isinstance(v, int | float) and not isinstance(v, bool)
-        ]
-        if numbers:
-            value = jsonsql.number_value(self.ref, self.dialect)
-            match = value == numbers[0] if len(numbers) == 1 else value.in_(numbers)
-            terms.append(and_(self._kind("number"), match))
-        strings = [v for v in values if isinstance(v, str)]
-        if strings:
-            text = jsonsql.string_value(self.ref, self.dialect)
-            match = text == strings[0] if len(strings) == 1 else text.in_(strings)
-            terms.append(and_(self._kind("string"), match))
-        structured = [v for v in values if isinstance(v, list | Mapping)]
-        if structured:
-            terms.append(jsonsql.structured_equals(self.ref, structured, self.dialect))
-        return or_(false(), *terms)
-
-    def compare(self, op: str, value: Any) -> ColumnElement[bool]:
-        if value is None:
-            return self._null_compare(op)
-        if isinstance(value, bool):
-            kinds = _boolean_kinds(op, value)
-            return self._kind(*kinds) if kinds else false()
-        if isinstance(value, int | float):
-            number = jsonsql.number_value(self.ref, self.dialect)
-            operand = jsonsql.number_param(value, self.dialect)
-            return and_(self._kind("number"), _COMPARISONS[op](number, operand))
-        text = jsonsql.string_value(self.ref, self.dialect)
-        return and_(self._kind("string"), _COMPARISONS[op](text, value))
-
-    def exists(self, flag: bool) -> ColumnElement[bool]:
-        missing = self._kind("missing")
-        return not_(missing) if flag else missing
-
-    def regex(self, pattern: str) -> ColumnElement[bool]:
-        text = jsonsql.string_value(self.ref, self.dialect)
-        return and_(self._kind("string"), jsonsql.regex_match(text, pattern, self.dialect))
-
-
-_ValueCondition = Callable[[Any], ColumnElement[bool]]  # over `run_values` columns (alias.c)
-
-
-class ValueField(Field):
-    """A config/summary value read from `run_values` (a path `values.indexed` accepts).
-
-    At most one row exists per (run, source, key), so "no row matching C" is "missing, or a
-    value not satisfying C": negations and `$eq: null` (null or missing) need one NOT EXISTS.
-    """
-
-    def __init__(
-        self, label: str, dialect: str, where: str, source: int, path: tuple[str, ...],
-        json: JsonField,
-    ) -> None:  # fmt: skip
-        super().__init__(label, dialect, where)
-        self.source = source
-        self.key = v.key_text(path)
-        self.json = json  # the same value in JSON text, for what the table cannot answer
-
-    def has(self, condition: _ValueCondition | None = None) -> ColumnElement[bool]:
-        """EXISTS the run's row for this key (satisfying `condition`), found by primary key.
-
-        Correlated to `runs` only, so it stays right inside queries reading `run_values` too.
-        """
-        rv = t.run_values.c
-        where = [rv.run_id == t.runs.c.id, rv.source == self.source, rv.key == self.key]
-        if condition is not None:
-            where.append(condition(rv))
-        return exists().where(*where).correlate(t.runs)
-
-    def _none_but(self, condition: _ValueCondition) -> ColumnElement[bool]:
-        """Missing, or a value satisfying `condition` (which must be two-valued)."""
-        return not_(self.has(lambda c: not_(condition(c))))
-
-    @staticmethod
-    def _kinds(c: Any, kinds: set[str]) -> ColumnElement[bool]:
-        terms: list[ColumnElement[bool]] = []
-        flags = [flag for flag in (False, True) if ("true" if flag else "false") in kinds]
-        if len(flags) == 1:
-            terms.append(and_(c.kind == v.KIND_BOOLEAN, c.number == int(flags[0])))
-        codes = [v.KIND_BOOLEAN] if len(flags) == 2 else []
-        codes += [code for name, code in _KIND_CODES.items() if name in kinds]
-        if codes:
-            terms.append(c.kind == codes[0] if len(codes) == 1 else c.kind.in_(sorted(codes)))
-        return or_(false(), *terms)
-
-    def _kind(self, *kinds: str) -> ColumnElement[bool]:
-        wanted = set(kinds)
-        if "missing" in wanted:
-            wanted.discard("missing")
-            return self._none_but(lambda c: self._kinds(c, wanted))
-        return self.has(lambda c: self._kinds(c, wanted)) if wanted else false()
-
-    def eq(self, value: Any) -> ColumnElement[bool]:
-        return self.in_([value])
-
-    def in_(self, values: Sequence[Any]) -> ColumnElement[bool]:
-        kinds = {_BOOL_KINDS[x] for x in values if x is None or isinstance(x, bool)}
-        numbers = [
-            jsonsql.number_param(x, self.dialect)
-            for x in values
-            if isinstance(x, int | float) and not isinstance(x, bool)
-        ]
-        strings = [x for x in values if isinstance(x, str)]
-        structured = [x for x in values if isinstance(x, list | Mapping)]
-        texts = sorted({v.struct_text(x) for x in structured})
-        short = [text for text in texts if not text.endswith(v.TRUNCATED)]
-        long = [x for x in structured if v.struct_text(x).endswith(v.TRUNCATED)]
-
-        def match(c: Any) -> ColumnElement[bool]:
-            terms = [self._kinds(c, kinds)] if kinds else []
-            if numbers:
-                number = c.number == numbers[0] if len(numbers) == 1 else c.number.in_(numbers)
-                terms.append(and_(c.kind == v.KIND_NUMBER, number))
-            if strings:
-                text = c.text == strings[0] if len(strings) == 1 else c.text.in_(strings)
-                terms.append(and_(c.kind == v.KIND_STRING, text))
-            if short:  # a cut text never equals a whole one
-                terms.append(and_(c.kind.in_([v.KIND_ARRAY, v.KIND_OBJECT]), c.text.in_(short)))
-            return or_(false(), *terms)
-
-        if not (kinds or numbers or strings or short):
-            found: ColumnElement[bool] = false()
-        elif "null" in kinds:  # MongoDB: `$eq: null` also matches a missing field
-            found = self._none_but(match)
-        else:
-            found = self.has(match)
-        if long:  # operands longer than the stored text: compare the JSON documents
-            found = or_(found, jsonsql.structured_equals(self.json.ref, long, self.dialect))
-        return found
-
-    def compare(self, op: str, value: Any) -> ColumnElement[bool]:
-        if value is None:
-            return self._null_compare(op)
-        if isinstance(value, bool):
-            kinds = _boolean_kinds(op, value)
-            return self._kind(*kinds) if kinds else false()
-        if isinstance(value, int | float):
-            operand = jsonsql.number_param(value, self.dialect)
-            return self.has(
-                lambda c: and_(c.kind == v.KIND_NUMBER, _COMPARISONS[op](c.number, operand))
-            )
-        return self.has(lambda c: and_(c.kind == v.KIND_STRING, _COMPARISONS[op](c.text, value)))
-
-    def exists(self, flag: bool) -> ColumnElement[bool]:
-        return self.has() if flag else not_(self.has())
-
-    def regex(self, pattern: str) -> ColumnElement[bool]:
-        return self.has(
-            lambda c: and_(
-                c.kind == v.KIND_STRING, jsonsql.regex_match(c.text, pattern, self.dialect)
-            )
-        )
-
-
-_KIND_CODES: Final = {
-    "number": v.KIND_NUMBER,
-    "string": v.KIND_STRING,
-    "array": v.KIND_ARRAY,
-    "object": v.KIND_OBJECT,
-    "null": v.KIND_NULL,
-    "nan": v.KIND_NAN,
-}
-
-
-class ColumnField(Field):
-    """A text column of `runs`; NULL counts as missing, and only strings ever match."""
-
-    def __init__(
-        self, label: str, dialect: str, where: str, column: Any, *, timestamp: bool
-    ) -> None:
-        super().__init__(label, dialect, where)
-        self.column = column
-        self.timestamp = timestamp
-
-    @property
-    def nullable(self) -> bool:
-        return bool(self.column.nullable)
-
-    def _null(self) -> ColumnElement[bool]:
-        return self.column.is_(None) if self.nullable else false()
-
-    def _present(self, condition: ColumnElement[bool]) -> ColumnElement[bool]:
-        """`condition` on the column, made two-valued where the column is NULL."""
-        return and_(self.column.is_not(None), condition) if self.nullable else condition
-
-    def _operand(self, value: str) -> str:
-        return _timestamp(value, self.where) if self.timestamp else value
-
-    def eq(self, value: Any) -> ColumnElement[bool]:
-        return self.in_([value])
-
-    def in_(self, values: Sequence[Any]) -> ColumnElement[bool]:
-        strings = [self._operand(v) for v in values if isinstance(v, str)]
-        terms = [self._null()] if any(v is None for v in values) else []
-        if strings:
-            col = self.column
-            terms.append(
-                self._present(col == strings[0] if len(strings) == 1 else col.in_(strings))
-            )
-        return or_(false(), *terms)
-
-    def compare(self, op: str, value: Any) -> ColumnElement[bool]:
-        if value is None:
-            return self._null_compare(op)
-        if not isinstance(value, str):
-            return false()  # type bracketing: a text column never compares with a number
-        return self._present(_COMPARISONS[op](self.column, self._operand(value)))
-
-    def exists(self, flag: bool) -> ColumnElement[bool]:
-        return not_(self._null()) if flag else self._null()
-
-    def regex(self, pattern: str) -> ColumnElement[bool]:
-        return self._present(jsonsql.regex_match(self.column, pattern, self.dialect))
-
-
-class UsernameField(ColumnField):
-    """The run's user, via an uncorrelated `runs.user_id IN (SELECT users.id ...)`."""
-
-    def __init__(self, label: str, dialect: str, where: str) -> None:
-        super().__init__(label, dialect, where, t.users.c.username, timestamp=False)
-
-    def _null(self) -> ColumnElement[bool]:
-        return t.runs.c.user_id.is_(None)
-
-    def _present(self, condition: ColumnElement[bool]) -> ColumnElement[bool]:
-        user_id = t.runs.c.user_id
-        return and_(user_id.is_not(None), user_id.in_(select(t.users.c.id).where(condition)))
-
-
-class TagsField(Field):
-    """`runs.tags`: a scalar operand means membership; a list operand means the whole list."""
-
-    operators = TAG_OPS
-
-    def __init__(self, label: str, dialect: str, where: str) -> None:
-        super().__init__(label, dialect, where)
-        self.column = t.runs.c.tags
-
-    def eq(self, value: Any) -> ColumnElement[bool]:
-        return self.in_([value])
-
-    def in_(self, values: Sequence[Any]) -> ColumnElement[bool]:
-        strings = [v for v in values if isinstance(v, str)]
-        lists = [v for v in values if isinstance(v, list)]
-        terms = [jsonsql.array_has_any(self.column, strings, self.dialect)] if strings else []
-        if lists:
-            ref = JsonRef(self.column, ())
-            terms.append(jsonsql.structured_equals(ref, lists, self.dialect))
-        return or_(false(), *terms)
-
-    def all_(self, values: Sequence[Any]) -> ColumnElement[bool]:
-        if not all(isinstance(v, str) for v in values):
-            raise FilterError(
-                f"$all at {self.where} expects a list of strings, got {_short(values)}"
-            )
-        if not values:
-            return false()  # MongoDB: `$all: []` matches nothing
-        return and_(*(jsonsql.array_has_any(self.column, [v], self.dialect) for v in values))
-
-    def compare(self, op: str, value: Any) -> ColumnElement[bool]:
-        raise FilterError(_unknown_op(op, self.where, self.operators))
-
-    def exists(self, flag: bool) -> ColumnElement[bool]:
-        return true() if flag else false()  # every run has a (possibly empty) tag list
-
-    def regex(self, pattern: str) -> ColumnElement[bool]:
-        return jsonsql.array_has_regex(self.column, pattern, self.dialect)
-
-
-def resolve_field(
-    name: str, dialect: str = "sqlite", where: str | None = None, *, side_table: bool = True
-) -> Field:
-    """The field a filter key (or order key) names; FilterError listing valid ones if none.
-
-    Config/summary keys are `ValueField`s when `run_values` holds them (and `side_table`),
-    else `JsonField`s reading the JSON text.
-    """
-    where = where or name
-    head, dot, rest = name.partition(".")
-    if head in JSON_PREFIXES:
-        if not dot:
-            raise FilterError(f'"{name}" needs a key: use {head}.KEY (e.g. {head}.lr) at {where}')
-        keys = split_path(rest, name)
-        if head == "config":
-            # config.KEY and config.KEY.value both mean the unwrapped value.
-            tail = keys[1:]
-            path = (keys[0], *(tail[1:] if tail[:1] == ("value",) else tail))
-            keys = (path[0], "value", *path[1:])
-            doc, source = t.runs.c.config, v.CONFIG
-        else:
-            path = keys
-            doc, source = t.runs.c.summary, v.SUMMARY
-        field = JsonField(name, dialect, where, JsonRef(doc, keys))
-        if side_table and v.indexed(path):
-            return ValueField(name, dialect, where, source, path, field)
-        return field
-    if name in _COLUMNS:
-        column = _COLUMNS[name]
-        return ColumnField(name, dialect, where, column, timestamp=column.name in _TIMESTAMPS)
-    if name == "username":
-        return UsernameField(name, dialect, where)
-    if name == "tags":
-        return TagsField(name, dialect, where)
-    raise FilterError(
-        f'unknown field "{name}" at {where}; use config.KEY, summary_metrics.KEY or one of: '
-        + ", ".join(_FIELD_NAMES)
-    )
-
-
-def _timestamp(value: str, where: str) -> str:
-    """An ISO-8601 operand in the store's format (UTC, microseconds)."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise FilterError(
-            f'invalid timestamp "{value}" at {where}; use ISO-8601 such as '
-            '"2024-01-31T12:00:00Z" or "2024-01-31"'
-        ) from None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed.isoformat(timespec="microseconds")
-
-
 # --------------------------------------------------------------------------- compiling
-
-
-def _unknown_op(op: str, where: str, supported: Sequence[str]) -> str:
-    return f'unknown operator "{op}" at {where}; supported: {", ".join(supported)}'
 
 
 def _check_value(value: Any, where: str, op: str) -> Any:
@@ -615,7 +143,7 @@ def _check_value(value: Any, where: str, op: str) -> Any:
         return [_check_value(v, where, op) for v in value]
     if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
         return {k: _check_value(v, where, op) for k, v in value.items()}
-    raise FilterError(f"{op} at {where}: {_short(value)} is not a JSON value")
+    raise FilterError(f"{op} at {where}: {short(value)} is not a JSON value")
 
 
 class _Compiler:
@@ -626,12 +154,12 @@ class _Compiler:
     def filter(self, doc: Any, where: str) -> ColumnElement[bool]:
         if not isinstance(doc, Mapping):
             raise FilterError(
-                f"expected a filter object at {where}, got {_describe(doc)} {_short(doc)}"
+                f"expected a filter object at {where}, got {_describe(doc)} {short(doc)}"
             )
         terms: list[ColumnElement[bool]] = []
         for key, operand in doc.items():
             if not isinstance(key, str):
-                raise FilterError(f"filter keys must be strings, got {_short(key)} at {where}")
+                raise FilterError(f"filter keys must be strings, got {short(key)} at {where}")
             if key.startswith("$"):
                 terms.append(self.logical(key, operand, where))
             else:
@@ -645,11 +173,11 @@ class _Compiler:
         if op == "$not":
             return not_(self.filter(operand, at))
         if op not in LOGICAL_OPS:
-            raise FilterError(_unknown_op(op, where, LOGICAL_OPS))
+            raise FilterError(unknown_op(op, where, LOGICAL_OPS))
         if not isinstance(operand, list) or not operand:
             raise FilterError(
                 f"{op} at {where} expects a non-empty list of filter objects, "
-                f"got {_describe(operand)} {_short(operand)}"
+                f"got {_describe(operand)} {short(operand)}"
             )
         parts = [self.filter(part, f"{at}[{i}]") for i, part in enumerate(operand)]
         if op == "$and":
@@ -661,7 +189,7 @@ class _Compiler:
         if isinstance(operand, Mapping) and any(str(k).startswith("$") for k in operand):
             if not all(str(k).startswith("$") for k in operand):
                 raise FilterError(
-                    f"{where} mixes operators and plain keys in {_short(operand)}; use only "
+                    f"{where} mixes operators and plain keys in {short(operand)}; use only "
                     '"$" operators, or only plain keys to match a whole object'
                 )
             return and_(*(self.operator(field, op, v, operand, where) for op, v in operand.items()))
@@ -676,22 +204,22 @@ class _Compiler:
                     f"{op} is only allowed at the top of a filter, not inside {where}; "
                     f'write {{"{op}": [{{"{field.label}": ...}}, ...]}}'
                 )
-            raise FilterError(_unknown_op(op, where, field.operators))
+            raise FilterError(unknown_op(op, where, field.operators))
         if op in ("$eq", "$ne"):
             match = field.eq(_check_value(value, where, op))
             return match if op == "$eq" else not_(match)
-        if op in _COMPARISONS:
+        if op in COMPARISONS:
             value = _check_value(value, where, op)
             if isinstance(value, list | Mapping):
                 raise FilterError(
                     f"{op} at {where} expects a number, string, boolean or null, "
-                    f"got {_describe(value)} {_short(value)}"
+                    f"got {_describe(value)} {short(value)}"
                 )
             return field.compare(op, value)
         if op in ("$in", "$nin", "$all"):
             if not isinstance(value, list):
                 raise FilterError(
-                    f"{op} at {where} expects a list, got {_describe(value)} {_short(value)}"
+                    f"{op} at {where} expects a list, got {_describe(value)} {short(value)}"
                 )
             values = _check_value(value, where, op)
             if op == "$all":
@@ -702,7 +230,7 @@ class _Compiler:
             if not isinstance(value, bool):
                 raise FilterError(
                     f"$exists at {where} expects true or false, got {_describe(value)} "
-                    f"{_short(value)}"
+                    f"{short(value)}"
                 )
             return field.exists(value)
         if op == "$regex":
@@ -715,11 +243,11 @@ class _Compiler:
         if not isinstance(value, Mapping) or not value:
             raise FilterError(
                 f'$not at {where} expects operators such as {{"$gt": 1}}, '
-                f"got {_describe(value)} {_short(value)}"
+                f"got {_describe(value)} {short(value)}"
             )
         if not all(str(k).startswith("$") for k in value):
             raise FilterError(
-                f'$not at {where} expects operators such as {{"$gt": 1}}, got {_short(value)}; '
+                f'$not at {where} expects operators such as {{"$gt": 1}}, got {short(value)}; '
                 "to exclude one value use $ne"
             )
         return not_(self.condition(field, value, where))
@@ -738,14 +266,14 @@ def _regex(pattern: Any, options: Any, where: str) -> str:
     """A Python regex with `$options` folded in as inline flags; FilterError if invalid."""
     if not isinstance(pattern, str):
         raise FilterError(
-            f"$regex at {where} expects a string, got {_describe(pattern)} {_short(pattern)}"
+            f"$regex at {where} expects a string, got {_describe(pattern)} {short(pattern)}"
         )
     if options is not None and (
         not isinstance(options, str) or any(c not in _REGEX_FLAGS for c in options)
     ):
         raise FilterError(
             f'$options at {where} must be a string of the letters "{_REGEX_FLAGS}", '
-            f"got {_short(options)}"
+            f"got {short(options)}"
         )
     flags = set(options or "")
     if leading := _LEADING_FLAGS.match(pattern):
@@ -761,13 +289,13 @@ def _regex(pattern: Any, options: Any, where: str) -> str:
         # SQLite runs $regex with Python's backtracking `re`, which has no time limit:
         # `(a+)+$` against a long name would hold a worker for minutes.
         raise FilterError(
-            f"$regex at {where} repeats a repeated group ({_short(pattern)}), which can take "
+            f"$regex at {where} repeats a repeated group ({short(pattern)}), which can take "
             "exponential time; rewrite it without nested quantifiers, e.g. (a+)+ as a+"
         )
     try:
         re.compile(full)
     except re.error as exc:
-        raise FilterError(f"invalid $regex at {where}: {exc} in {_short(pattern)}") from None
+        raise FilterError(f"invalid $regex at {where}: {exc} in {short(pattern)}") from None
     return full
 
 

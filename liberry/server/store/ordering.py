@@ -55,11 +55,11 @@ from sqlalchemy.ext.compiler import compiles
 
 from . import jsonsql
 from . import tables as t
-from .filters import (
+from .errors import FilterError
+from .filter_fields import (
     JSON_PREFIXES,
     ColumnField,
     Field,
-    FilterError,
     JsonField,
     UsernameField,
     ValueField,

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, null, or_, select
 
 from . import tables as t
-from .filters import split_path
+from .filter_fields import split_path
 from .util import fetch_dicts, now_iso
 from .values import SUMMARY, key_text
 
