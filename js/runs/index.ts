@@ -23,7 +23,8 @@ import {
 } from "./columns";
 import { DetailPanel } from "./detail";
 import { formatCount, formatRange, formatRelative } from "./format";
-import { type Filter, deepEqual } from "./query";
+import { deepEqual } from "../equal";
+import type { Filter } from "./query";
 import { SearchBox } from "./search";
 import { RunTable } from "./table";
 import "./styles.css";

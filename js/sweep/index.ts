@@ -12,7 +12,7 @@ import type { RenderProps } from "@anywidget/types";
 import { h, setViewState } from "../dom";
 import { Rpc, isCancelled } from "../rpc";
 import { formatCount } from "../runs/format";
-import { deepEqual } from "../runs/query";
+import { deepEqual } from "../equal";
 import { StatusLine } from "../status";
 import { followTheme } from "../theme";
 import { TraitWriter } from "../traits";
