@@ -23,8 +23,6 @@ import { SearchBox } from "./search";
 import { RunTable } from "./table";
 import "./styles.css";
 
-export type { PageReply } from "./paging";
-
 /** The synced traits (`Runs` in liberry_widgets/runs/widget.py). */
 export interface RunsTraits extends BaseTraits {
   filters: Filter;
