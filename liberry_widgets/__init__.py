@@ -5,8 +5,10 @@
     display(liberry.widgets.Lineage("entity/project/dataset:latest"))
     display(liberry.widgets.Sweep("entity/project/sweep_id"))
 
-Each widget is one module here and one folder under `js/`; they share the request channel
-(`_rpc.py` / `js/rpc.ts`) and the base widget (`_base.py`).
+Each widget is a module here (`runs/` a package: the run table has the most parts) and a
+folder under `js/`, with modules of the same concept named alike on both sides. They share
+the request channel (`_rpc.py` / `js/rpc.ts`) and one base per side (`_base.py` /
+`js/widget.ts`).
 """
 
 from __future__ import annotations

@@ -137,6 +137,11 @@ class RpcChannel:
         self._closed = False
         widget.on_msg(self._on_msg)
 
+    @property
+    def threaded(self) -> bool:
+        """True when handlers run on the thread pool (ipykernel), False when inline."""
+        return self._threaded
+
     def register(self, kind: str, handler: Handler) -> None:
         """Answer requests of `kind` with `handler(params)`."""
         self._handlers[kind] = handler

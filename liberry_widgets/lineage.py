@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import traitlets
 
-from ._base import LiberryWidget, api_of, static_css, static_module
-from ._rpc import Handler, RpcError, handling_request, json_safe
+from ._base import LiberryWidget, api_of, int_param, static_css, static_module
+from ._rpc import Handler, RpcError, json_safe
 
 if TYPE_CHECKING:
     from liberry import Api, Run
@@ -35,9 +35,6 @@ DIRECTIONS = ("both", "upstream", "downstream")
 MAX_DEPTH = 50
 #: How many metadata / config entries the details panel lists.
 DETAIL_ENTRIES = 40
-#: Set `_graph` this long after the last graph a view asked for (see `Runs`: its sync must
-#: not reach the browser while the browser draws the same graph from the reply).
-SNAPSHOT_DELAY_S = 1.0
 
 
 class Lineage(LiberryWidget):
@@ -67,8 +64,6 @@ class Lineage(LiberryWidget):
     selected_id = traitlets.Unicode("").tag(sync=True)
     #: The clicked node as a `liberry.Artifact` or `liberry.Run` (kernel only, observable).
     selected = traitlets.Any(None, allow_none=True)
-    #: Bumped by `refresh()`.
-    _refresh = traitlets.Int(0).tag(sync=True)
     #: The last graph served: nodes, edges, the note or error; drawn at once by new views and
     #: by saved notebooks without a kernel.
     _graph = traitlets.Dict().tag(sync=True)
@@ -99,7 +94,6 @@ class Lineage(LiberryWidget):
         self._current: dict[str, Any] = {}
         self._serial = 0
         self._objects: dict[str, Artifact | Run] = {}
-        self._snapshot_timer: threading.Timer | None = None
         super().__init__(api=api, root=name, path=name, depth=depth, direction=direction,
                          **kwargs)  # fmt: skip
 
@@ -125,18 +119,12 @@ class Lineage(LiberryWidget):
     def edges(self) -> list[dict[str, Any]]:
         return list(self._ensure_graph().get("edges") or [])
 
-    def refresh(self) -> None:
-        """Fetch the graph again (new runs and versions since)."""
+    def _reload(self) -> None:
+        """`refresh()` fetches the graph again (new runs and versions since); views redraw
+        it from `_graph`."""
         with self._lock:
             self._objects.clear()
         self._set_graph(self._fetch_graph(self.depth, self.direction))
-        self._refresh += 1
-
-    def close(self) -> None:
-        if not hasattr(self, "_rpc"):
-            return  # __init__ refused its arguments: nothing was opened
-        self._cancel_snapshot()
-        super().close()
 
     def __repr__(self) -> str:
         return f"Lineage({self.root!r}, depth={self.depth}, direction={self.direction!r})"
@@ -178,10 +166,6 @@ class Lineage(LiberryWidget):
             if not self._from_view("selected_id"):
                 raise traitlets.TraitError(str(exc)) from None
 
-    def _from_view(self, name: str) -> bool:
-        """True while ipywidgets applies a change that came from a view (it locks the trait)."""
-        return name in getattr(self, "_property_lock", {})
-
     # -- requests from the view ----------------------------------------------------------------
 
     def _handlers(self) -> dict[str, Handler]:
@@ -192,7 +176,7 @@ class Lineage(LiberryWidget):
         }
 
     def _handle_graph(self, params: dict[str, Any]) -> dict[str, Any]:
-        depth = _int(params.get("depth"), self.depth)
+        depth = int_param(params.get("depth"), self.depth)
         direction = str(params.get("direction") or self.direction)
         if direction not in DIRECTIONS:
             raise RpcError(f"direction must be one of {', '.join(DIRECTIONS)}")
@@ -266,34 +250,19 @@ class Lineage(LiberryWidget):
         return self._current
 
     def _set_graph(self, graph: dict[str, Any]) -> None:
-        """Keep `graph` as the kernel's, and make it the `_graph` snapshot: at once outside a
-        request, `SNAPSHOT_DELAY_S` after the last one inside (the view draws the reply)."""
+        """Keep `graph` as the kernel's, and make it the `_graph` snapshot (at once outside a
+        request, a moment after the last one inside: the view draws the reply)."""
         with self._lock:
             if graph.get("serial", 0) < self._current.get("serial", 0):
                 return  # an older walk finished after a newer one
             self._current = graph
-        if not handling_request():
-            self._graph = json_safe(graph)
-            return
-        timer = threading.Timer(SNAPSHOT_DELAY_S, self._store_snapshot)
-        timer.daemon = True
-        with self._lock:
-            if self._snapshot_timer is not None:
-                self._snapshot_timer.cancel()
-            self._snapshot_timer = timer
-        timer.start()
+        self._snapshot_later()
 
     def _store_snapshot(self) -> None:
         with self._lock:
-            graph, self._snapshot_timer = self._current, None
+            graph = self._current
         if graph and graph.get("serial") != self._graph.get("serial"):
             self._graph = json_safe(graph)
-
-    def _cancel_snapshot(self) -> None:
-        with self._lock:
-            timer, self._snapshot_timer = self._snapshot_timer, None
-        if timer is not None:
-            timer.cancel()
 
     def _node(self, node_id: Any) -> dict[str, Any]:
         if not isinstance(node_id, str) or not node_id:
@@ -325,29 +294,20 @@ class Lineage(LiberryWidget):
 
     # -- display ---------------------------------------------------------------------------------
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        """The widget view with the graph already in its state (no round trip to draw it),
-        plus a plain list of the nodes for hosts without widgets."""
+    def _before_display(self) -> None:
+        """The graph goes into the output's state, so the view draws it with no round trip."""
         # No server: the view asks again and shows what went wrong.
         with contextlib.suppress(Exception):
             self._ensure_graph()
         self._cancel_snapshot()
         self._store_snapshot()  # what a view drew from replies is what gets saved
-        bundle = super()._repr_mimebundle_(**kwargs)
-        if not isinstance(bundle, tuple):
-            return bundle
-        data, metadata = bundle
-        return {**data, "text/html": snapshot_html(self._current)}, metadata
+
+    def _fallback_html(self) -> str:
+        """A plain list of the edges."""
+        return snapshot_html(self._current)
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-
-
-def _int(value: Any, default: int) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
 
 
 def _title(start: Artifact | Run) -> str:

@@ -24,7 +24,7 @@ import numpy as np
 import traitlets
 
 from ._base import LiberryWidget, api_of, static_css, static_module
-from ._rpc import Handler, RpcError, _threads_supported
+from ._rpc import Handler, RpcError
 from .importance import compute_importance
 from .sweep_data import SweepTable, axes_from_config, build_table, pack
 
@@ -107,7 +107,6 @@ class Sweep(LiberryWidget):
         self._loaded_at = 0.0
         self._open_callbacks: list[Callable[[Run], Any]] = []
         super().__init__(api=api, path=path, top_n=top_n, **kwargs)
-        self._threaded = _threads_supported()
         self._load()
 
     # -- Python API ----------------------------------------------------------------------------
@@ -168,8 +167,9 @@ class Sweep(LiberryWidget):
         columns["selected"] = [i in chosen for i in table.ids]
         return pd.DataFrame(columns).set_index("id")
 
-    def refresh(self) -> None:
-        """Fetch the sweep and its runs again (new runs appear in every view)."""
+    def _reload(self) -> None:
+        """`refresh()` fetches the sweep and its runs again (new runs reach every view
+        through `_data`)."""
         self._load()
 
     def __repr__(self) -> str:
@@ -327,15 +327,8 @@ class Sweep(LiberryWidget):
 
     # -- display -------------------------------------------------------------------------------
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        """The widget view, plus a plain HTML summary for hosts without widgets."""
-        bundle = super()._repr_mimebundle_(**kwargs)
-        if not isinstance(bundle, tuple):
-            return bundle
-        data, metadata = bundle
-        return {**data, "text/html": self._summary_html()}, metadata
-
-    def _summary_html(self) -> str:
+    def _fallback_html(self) -> str:
+        """A one-line summary: the sweep, its runs, the best one."""
         if self.error:
             return f"<p><b>liberry sweep</b>: {html.escape(self.error)}</p>"
         info, table = self.info, self._table

@@ -8,11 +8,9 @@
  * cluster and searching are local: no message at all.
  */
 import type { RenderProps } from "@anywidget/types";
-import { afterPaint, h, setViewState } from "../dom";
-import { Rpc, isCancelled } from "../rpc";
-import { StatusLine } from "../status";
-import { followTheme } from "../theme";
-import { TraitWriter } from "../traits";
+import { afterPaint, h } from "../dom";
+import { isCancelled } from "../rpc";
+import { type BaseTraits, WidgetView } from "../widget";
 import { Canvas } from "./canvas";
 import { type Details, DetailsPanel } from "./details";
 import {
@@ -40,14 +38,12 @@ export interface GraphReply extends LineageGraph {
 }
 
 /** The synced traits (`Lineage` in lineage.py). */
-export interface LineageTraits {
-  path: string;
+export interface LineageTraits extends BaseTraits {
   root: string;
   depth: number;
   direction: string;
   query: string;
   selected_id: string;
-  _refresh: number;
   _graph: Partial<GraphReply>;
 }
 
@@ -66,15 +62,11 @@ function isGraph(value: Partial<GraphReply>): value is GraphReply {
   return Array.isArray(value.nodes) && typeof value.serial === "number";
 }
 
-function render({ model, el }: RenderProps<LineageTraits>): () => void {
-  const rpc = new Rpc(model);
-  const cleanups: (() => void)[] = [];
-  const on = (event: `change:${keyof LineageTraits & string}`, handler: () => void): void => {
-    model.on(event, handler);
-    cleanups.push(() => model.off(event, handler));
-  };
-  const traits = new TraitWriter<LineageTraits>(model, (a, b) => JSON.stringify(a) === JSON.stringify(b));
-  cleanups.push(() => traits.flush());
+function render(props: RenderProps<LineageTraits>): () => void {
+  const { model } = props;
+  const widget = new WidgetView<LineageTraits>(props, { name: "lineage", statusTestid: "lineage-status" });
+  const { rpc, traits, status, root } = widget;
+  const on = widget.on.bind(widget);
 
   let graph: GraphReply | null = null;
   let view: GraphView | null = null;
@@ -84,7 +76,6 @@ function render({ model, el }: RenderProps<LineageTraits>): () => void {
 
   // -- parts ------------------------------------------------------------------------------
 
-  const status = new StatusLine("lineage-status");
   const message = h("div", { class: "lb-lineage-message", testid: "lineage-message", attrs: { hidden: true } });
   const title = h("span", { class: "lb-lineage-title", testid: "lineage-title" });
   const depthSelect = h(
@@ -107,7 +98,7 @@ function render({ model, el }: RenderProps<LineageTraits>): () => void {
     ...["both", "upstream", "downstream"].map((d) => h("option", { text: d, attrs: { value: d } })),
   );
   let querySync: ReturnType<typeof setTimeout> | undefined;
-  cleanups.push(() => clearTimeout(querySync));
+  widget.onDispose(() => clearTimeout(querySync));
   const search = new SearchBox(
     (text) => {
       find(text, true);
@@ -129,12 +120,9 @@ function render({ model, el }: RenderProps<LineageTraits>): () => void {
       },
     },
   });
-  const refreshButton = h("button", {
-    class: "lb-btn",
-    testid: "lineage-refresh",
-    text: "Refresh",
-    on: { click: () => void load(model.get("depth"), model.get("direction")) },
-  });
+  const refreshButton = widget.refreshButton("lineage-refresh", "Refresh", "Fetch the graph again", () =>
+    void load(model.get("depth"), model.get("direction")),
+  );
   const canvas = new Canvas({
     select: (id) => void select(id, true),
     expandCluster: (key) => expandCluster(key),
@@ -146,30 +134,7 @@ function render({ model, el }: RenderProps<LineageTraits>): () => void {
     highlight();
     traits.set("selected_id", "");
   });
-  const root = h(
-    "div",
-    { class: "lb-root lb-lineage", testid: "liberry-lineage" },
-    h(
-      "div",
-      { class: "lb-toolbar" },
-      title,
-      search.el,
-      h(
-        "div",
-        { class: "lb-tools" },
-        h("label", { class: "lb-muted" }, "depth ", depthSelect),
-        directionSelect,
-        collapseButton,
-        refreshButton,
-      ),
-    ),
-    status.el,
-    message,
-    h("div", { class: "lb-lineage-body" }, canvas.el, details.el),
-    h("div", { class: "lb-footer lb-muted", testid: "lineage-summary" }),
-  );
-  root.dataset.state = "loading";
-  cleanups.push(followTheme(root));
+  const footer = h("div", { class: "lb-footer lb-muted", testid: "lineage-summary" });
 
   // -- drawing ----------------------------------------------------------------------------
 
@@ -180,8 +145,7 @@ function render({ model, el }: RenderProps<LineageTraits>): () => void {
   }
 
   function summary(): void {
-    const footer = root.querySelector<HTMLElement>("[data-testid=lineage-summary]");
-    if (!footer || !graph || !view) return;
+    if (!graph || !view) return;
     const runs = graph.nodes.filter((n) => n.kind === "run").length;
     const shown = view.nodes.length;
     footer.textContent =
@@ -226,7 +190,7 @@ function render({ model, el }: RenderProps<LineageTraits>): () => void {
       showMessage(next.error, "error");
       canvas.draw({ nodes: [], edges: [], drawnAs: new Map() }, layout({ nodes: [], edges: [], drawnAs: new Map() }));
       view = null;
-      setViewState(root, "error");
+      widget.setState("error");
       root.dataset.error = "true";
       return;
     }
@@ -240,7 +204,7 @@ function render({ model, el }: RenderProps<LineageTraits>): () => void {
     const text = model.get("query");
     if (text) find(text, false);
     if (selected && next.nodes.some((n) => n.id === selected)) void select(selected, false);
-    setViewState(root, "ready");
+    widget.setState("ready");
   }
 
   // -- actions ----------------------------------------------------------------------------
@@ -259,9 +223,9 @@ function render({ model, el }: RenderProps<LineageTraits>): () => void {
       traits.set("direction", reply.direction);
     } catch (err) {
       if (seq !== loadSeq || isCancelled(err)) return;
-      status.error(err, () => void load(depth, direction));
+      // A graph already drawn stays worth looking at.
+      widget.fail(err, () => void load(depth, direction), graph ? null : "error");
       if (graph) setSelect(depthSelect, String(graph.depth));
-      if (!graph) setViewState(root, "error");
     } finally {
       if (seq === loadSeq) root.classList.remove("lb-loading");
     }
@@ -363,29 +327,44 @@ function render({ model, el }: RenderProps<LineageTraits>): () => void {
   on("change:query", () => {
     if (!traits.restored("query")) find(model.get("query"), true);
   });
-  on("change:_refresh", () => {
+  // The kernel's refresh() fetched the graph again and put it in `_graph`.
+  widget.onRefresh(() => {
     const next = model.get("_graph");
     if (isGraph(next)) adopt(next, false);
   });
 
-  el.append(root);
+  widget.mount(
+    h(
+      "div",
+      { class: "lb-toolbar" },
+      title,
+      search.el,
+      h(
+        "div",
+        { class: "lb-tools" },
+        h("label", { class: "lb-muted" }, "depth ", depthSelect),
+        directionSelect,
+        collapseButton,
+        refreshButton,
+      ),
+    ),
+    status.el,
+    message,
+    h("div", { class: "lb-lineage-body" }, canvas.el, details.el),
+    footer,
+  );
   const first = model.get("_graph");
   const wanted = (g: GraphReply): boolean =>
     g.depth === model.get("depth") && g.direction === model.get("direction");
   if (isGraph(first) && (first.error || wanted(first))) {
     adopt(first, false);
     // Fit once the view is in the page and has a size.
-    cleanups.push(afterPaint(() => canvas.fit()));
+    widget.onDispose(afterPaint(() => canvas.fit()));
   } else {
     void load(model.get("depth"), model.get("direction"));
   }
 
-  return () => {
-    for (const cleanup of cleanups) cleanup();
-    rpc.dispose();
-    status.dispose();
-    root.remove();
-  };
+  return () => widget.dispose();
 }
 
 function setSelect(select: HTMLSelectElement, value: string): void {

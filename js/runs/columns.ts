@@ -3,8 +3,9 @@
  * value lives in a row) and the chooser to show, hide, reorder and pin them.
  *
  * Column ids: run fields (`name`, `state`, `created_at`, ...), `config.<key>` and
- * `summary.<key>`. The kernel picks the default set (`runs.py`); the user's choice lives in
- * the `columns` and `pinned` traits.
+ * `summary.<key>`. The kernel picks the default set (`default_columns` in
+ * liberry_widgets/runs/columns.py); the user's choice lives in the `columns` and `pinned`
+ * traits.
  */
 import { h, replace } from "../dom";
 
@@ -20,7 +21,7 @@ export interface Column {
   sortField: string | null;
 }
 
-/** One run as the kernel sends it (`_row` in runs.py). */
+/** One run as the kernel sends it (`row` in liberry_widgets/runs/rows.py). */
 export interface Row {
   id: string;
   name: string;

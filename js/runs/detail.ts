@@ -9,7 +9,7 @@ import { StatusLine } from "../status";
 import type { Theme } from "../theme";
 import { formatDate, formatRelative, formatValue, parseTime } from "./format";
 import type { Row } from "./columns";
-import { stateBadge } from "./table";
+import { stateBadge } from "./cells";
 
 /** One run in full, as the kernel's `detail` reply sends it: a table row's fields and more. */
 export interface RunDetail extends Omit<Row, "values"> {

@@ -1,36 +1,30 @@
 /**
- * `liberry.widgets.Runs`: the run table (front end of `liberry_widgets/runs.py`).
+ * `liberry.widgets.Runs`: the run table (front end of `liberry_widgets/runs/widget.py`).
  *
  * The traits hold what the user controls (filters, order, columns, page, selection); the
- * rows come page by page through the shared RPC channel, so a project of any size costs one
- * page at a time. The first page the kernel served is kept in `_snapshot`, painted at once,
- * and stays on screen when no kernel answers (a saved notebook, an HTML export).
+ * rows come page by page through the shared RPC channel (`paging.ts`), so a project of any
+ * size costs one page at a time. The first page the kernel served is kept in `_snapshot`,
+ * painted at once, and stays on screen when no kernel answers (a saved notebook, an HTML
+ * export).
  */
 import type { RenderProps } from "@anywidget/types";
-import { afterPaint, h, setViewState } from "../dom";
-import { PageCache, type PageRequest } from "../pages";
-import { Rpc, isCancelled } from "../rpc";
-import { StatusLine, describeError } from "../status";
-import { type Theme, followTheme } from "../theme";
-import { TraitWriter } from "../traits";
-import {
-  type ProjectKeys,
-  type Row,
-  ColumnChooser,
-  arrange,
-  moveColumn,
-  nextOrder,
-} from "./columns";
+import { afterPaint, h } from "../dom";
+import { deepEqual } from "../equal";
+import { isCancelled } from "../rpc";
+import { describeError } from "../status";
+import { type BaseTraits, WidgetView } from "../widget";
+import { type ProjectKeys, ColumnChooser, arrange, moveColumn, nextOrder } from "./columns";
 import { DetailPanel } from "./detail";
-import { formatCount, formatRange, formatRelative } from "./format";
-import { type Filter, deepEqual } from "./query";
+import { Footer } from "./footer";
+import { formatRelative } from "./format";
+import { type PageQuery, type PageReply, REVALIDATE_AFTER_MS, RunPages, type Snapshot, pageTiming, pagesAhead, samePage } from "./paging";
+import type { Filter } from "./query";
 import { SearchBox } from "./search";
 import { RunTable } from "./table";
 import "./styles.css";
 
-/** The synced traits (`Runs` in runs.py). */
-export interface RunsTraits {
-  path: string;
+/** The synced traits (`Runs` in liberry_widgets/runs/widget.py). */
+export interface RunsTraits extends BaseTraits {
   filters: Filter;
   order: string;
   columns: string[];
@@ -41,89 +35,29 @@ export interface RunsTraits {
   per_page: number;
   auto_refresh: boolean;
   refresh_interval: number;
-  _refresh: number;
   _snapshot: Partial<Snapshot>;
 }
 
-interface PageQuery {
-  filters: Filter;
-  order: string;
-  columns: string[];
-}
-
-/** A `page` reply. */
-export interface PageReply {
-  rows: Row[];
-  total: number;
-  offset: number;
-  limit: number;
-  columns: string[];
-  /** The kernel's own time for it: waiting for a handler thread, the Api's request to the
-   * server, and the whole handler; when the request arrived and the reply left (epoch ms). */
-  timing?: { api_ms: number; kernel_ms: number; queued_ms?: number; received_at?: number; sent_at?: number };
-}
-
-interface Snapshot extends PageReply {
-  filters: Filter;
-  order: string;
-  taken_at: string;
-}
-
-const PAGE_SIZES = [25, 50, 100, 200];
-/** A cached page older than this is painted at once, then fetched again quietly. */
-const REVALIDATE_AFTER_MS = 10_000;
 /** The table dims only when its rows take longer than this to come. */
 const DIM_AFTER_MS = 200;
 
-function round(ms: number): number {
-  return Math.round(ms * 10) / 10;
-}
-
-/** The round trip's two legs through Jupyter, for benchmarks (which run the kernel and the
- * browser on one machine, so on one clock). */
-function legs(timing: PageReply["timing"], asked: number, answered: number): Record<string, number> {
-  if (timing?.received_at === undefined || timing.sent_at === undefined) return {};
-  return {
-    to_kernel_ms: round(timing.received_at - (performance.timeOrigin + asked)),
-    from_kernel_ms: round(performance.timeOrigin + answered - timing.sent_at),
-  };
-}
-
-function samePage(a: PageReply, b: PageReply): boolean {
-  return a.total === b.total && JSON.stringify(a.rows) === JSON.stringify(b.rows);
-}
-
-function render({ model, el }: RenderProps<RunsTraits>): () => void {
-  const rpc = new Rpc(model);
-  const cleanups: (() => void)[] = [];
-  const on = (event: string, handler: () => void): void => {
-    model.on(event, handler);
-    cleanups.push(() => model.off(event as `change:${keyof RunsTraits & string}`, handler));
-  };
+function render(props: RenderProps<RunsTraits>): () => void {
+  const { model } = props;
+  const view = new WidgetView<RunsTraits>(props, { name: "runs", onTheme: () => detail.retheme() });
+  const { rpc, traits, status, root } = view;
   // Trait changes reach the kernel after the rows they ask for are painted (traits.ts).
-  const traits = new TraitWriter<RunsTraits>(model, deepEqual);
   const set = <K extends keyof RunsTraits>(name: K, value: RunsTraits[K]): void => traits.set(name, value);
   const restored = (name: keyof RunsTraits): boolean => traits.restored(name);
-  cleanups.push(() => traits.flush()); // the last change still belongs to the kernel
 
-  let theme: Theme = "light";
   let current: PageReply | null = null;
   let live = false;
   let keys: ProjectKeys | null = null;
   let loadSeq = 0;
-
-  // Set by a refresh: the next page request tells the kernel to drop its kept paging
-  // cursors, which point into the listing as it was (a new run would shift every page).
-  let fresh = false;
-  const pages = new PageCache<PageQuery, PageReply>((query, page, purpose) => {
-    const params = { ...query, offset: page.offset, limit: page.limit, ...(fresh ? { fresh } : {}) };
-    fresh = false;
-    return rpc.request<PageReply>("page", params, purpose === "load" ? { key: "page" } : { timeout: 60_000 });
-  });
+  const pages = new RunPages(rpc);
+  const limit = (): number => model.get("per_page");
 
   // -- parts ------------------------------------------------------------------------------
 
-  const status = new StatusLine("status");
   const search = new SearchBox(rpc, {
     apply(text, filter) {
       set("query", text);
@@ -173,12 +107,22 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
       set("columns", moveColumn(visibleColumns(), id, before));
     },
   });
-  const detail = new DetailPanel(rpc, () => theme, () => closeDetail());
+  const detail = new DetailPanel(rpc, () => view.theme, () => closeDetail());
   const closeDetail = (): void => {
     detail.close();
     table.setActive(null);
     body.classList.remove("lb-with-detail");
   };
+  const footer = new Footer({
+    offset: () => model.get("offset"),
+    limit,
+    go: (offset) => setOffset(offset),
+    resize(size) {
+      set("per_page", size);
+      set("offset", Math.floor(model.get("offset") / size) * size);
+    },
+    clearSelection: () => set("selected", []),
+  });
 
   const columnsButton = h("button", {
     class: "lb-btn",
@@ -188,21 +132,11 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
     attrs: { "aria-haspopup": "dialog" },
     on: { click: () => chooser.toggle() },
   });
-  const refreshButton = h("button", {
-    class: "lb-btn",
-    testid: "refresh",
-    text: "⟳ Refresh",
-    title: "Reload from the server (keeps the page and the selection)",
-    on: { click: () => refresh() },
-  });
+  const refreshButton = view.refreshButton("refresh", "⟳ Refresh", "Reload from the server (keeps the page and the selection)", () => void refresh());
   const autoBox = h("input", {
     testid: "auto-refresh",
     attrs: { type: "checkbox" },
-    on: {
-      change: (e) => {
-        set("auto_refresh", (e.target as HTMLInputElement).checked);
-      },
-    },
+    on: { change: (e) => set("auto_refresh", (e.target as HTMLInputElement).checked) },
   });
   const autoLabel = h(
     "label",
@@ -210,68 +144,7 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
     autoBox,
     "auto-refresh",
   );
-
-  const range = h("span", { class: "lb-range", testid: "range" });
-  const selection = h("span", { class: "lb-selection", testid: "selection" });
-  const pageButton = (text: string, testid: string, title: string, go: () => number): HTMLButtonElement =>
-    h("button", {
-      class: "lb-btn lb-page-btn",
-      testid,
-      text,
-      title,
-      attrs: { "aria-label": title },
-      on: { click: () => setOffset(go()) },
-    });
-  const limit = (): number => model.get("per_page");
-  const total = (): number => current?.total ?? 0;
-  const lastOffset = (): number => Math.max(0, Math.floor((total() - 1) / limit()) * limit());
-  const first = pageButton("«", "page-first", "First page", () => 0);
-  const prev = pageButton("‹", "page-prev", "Previous page", () => model.get("offset") - limit());
-  const next = pageButton("›", "page-next", "Next page", () => model.get("offset") + limit());
-  const last = pageButton("»", "page-last", "Last page", lastOffset);
-  const sizeSelect = h(
-    "select",
-    {
-      class: "lb-select",
-      testid: "page-size",
-      attrs: { "aria-label": "Runs per page" },
-      on: {
-        change: (e) => {
-          const size = Number((e.target as HTMLSelectElement).value);
-          set("per_page", size);
-          set("offset", Math.floor(model.get("offset") / size) * size);
-        },
-      },
-    },
-  );
-
   const body = h("div", { class: "lb-body" }, table.el, detail.el);
-  const root = h(
-    "div",
-    { class: "lb-root lb-runs", testid: "liberry-runs" },
-    h(
-      "div",
-      { class: "lb-toolbar" },
-      search.el,
-      h("div", { class: "lb-tools" }, columnsButton, refreshButton, autoLabel),
-      chooser.el,
-    ),
-    status.el,
-    body,
-    h(
-      "div",
-      { class: "lb-footer" },
-      range,
-      selection,
-      h("span", { class: "lb-pager" }, first, prev, next, last, sizeSelect, " per page"),
-    ),
-  );
-  root.dataset.state = "loading";
-  cleanups.push(followTheme(root, (t) => {
-    theme = t;
-    detail.retheme();
-  }));
-  theme = (root.dataset.theme as Theme | undefined) ?? "light";
 
   // Close the chooser on a click elsewhere (composedPath sees through marimo's shadow DOM).
   const onDocClick = (e: MouseEvent): void => {
@@ -280,7 +153,11 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
     if (!path.includes(chooser.el) && !path.includes(columnsButton)) chooser.toggle(false);
   };
   document.addEventListener("mousedown", onDocClick);
-  cleanups.push(() => document.removeEventListener("mousedown", onDocClick));
+  view.onDispose(() => document.removeEventListener("mousedown", onDocClick));
+  view.onDispose(() => {
+    search.dispose();
+    detail.dispose();
+  });
 
   // -- drawing ----------------------------------------------------------------------------
 
@@ -301,41 +178,13 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
       selected: new Set(model.get("selected")),
       active: detail.openId,
     });
-    range.textContent = formatRange(current.offset, current.rows.length, current.total);
-    range.dataset.total = String(current.total);
-    range.dataset.offset = String(current.offset);
-    const offset = current.offset;
-    first.disabled = prev.disabled = offset <= 0;
-    next.disabled = last.disabled = offset + limit() >= current.total;
-    drawSelection();
+    footer.showPage({ offset: current.offset, shown: current.rows.length, total: current.total });
+    footer.showSelection(model.get("selected").length);
     chooser.update({ columns: visibleColumns(), pinned, keys });
   }
 
-  function drawSelection(): void {
-    const count = model.get("selected").length;
-    selection.replaceChildren();
-    if (count === 0) return;
-    selection.append(
-      `${formatCount(count)} selected `,
-      h("button", {
-        class: "lb-link",
-        testid: "selection-clear",
-        text: "clear",
-        on: {
-          click: () => {
-            set("selected", []);
-          },
-        },
-      }),
-    );
-  }
-
   function drawControls(): void {
-    const size = model.get("per_page");
-    const sizes = PAGE_SIZES.includes(size) ? PAGE_SIZES : [...PAGE_SIZES, size].sort((a, b) => a - b);
-    sizeSelect.replaceChildren(
-      ...sizes.map((n) => h("option", { text: String(n), attrs: { value: n, selected: n === size } })),
-    );
+    footer.setLimit(model.get("per_page"));
     autoBox.checked = model.get("auto_refresh");
   }
 
@@ -346,7 +195,7 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
   }
 
   function setOffset(offset: number): void {
-    set("offset", Math.max(0, Math.min(offset, lastOffset())));
+    set("offset", Math.max(0, Math.min(offset, footer.lastOffset())));
   }
 
   /** True when what is on screen already answers the traits (e.g. the kernel just adopted
@@ -397,36 +246,19 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
       current = reply;
       shownQuery = query;
       live = true;
-      // While paging, the next page is asked for before drawing (a click on "next" may
-      // follow as soon as the rows show); after a new order or filter, once the rows are
-      // painted (the kernel and the server would otherwise compete with the first paint for
-      // the CPU). While paging, the one after it and the previous one (after a jump, going
-      // back is never cached) once the rows are painted.
-      const ahead = (n: number): PageRequest => ({ offset: reply.offset + n * reply.limit, limit: reply.limit });
-      const paging = reply.offset > 0;
-      if (paging && ahead(1).offset < reply.total && reply.rows.length > 0) pages.prefetch(query, ahead(1));
+      const ahead = pagesAhead(reply);
+      for (const next of ahead.now) pages.prefetch(query, next);
       status.idle();
       draw();
-      setViewState(root, "ready");
+      view.setState("ready");
       // Where this page's time went (benchmarks read it; layout and paint come after).
-      root.dataset.timing = JSON.stringify({
-        source: instant ? "cache" : "kernel",
-        asked_at: round(asked), // performance.now() in this page, as the bench's click time
-        wait_ms: round(answered - asked),
-        draw_ms: round(performance.now() - answered),
-        ...(instant ? {} : { ...reply.timing, ...legs(reply.timing, asked, answered) }),
-      });
+      root.dataset.timing = JSON.stringify(pageTiming(reply, instant, asked, answered, performance.now()));
       if (reply.rows.length === 0 && reply.total > 0 && reply.offset > 0) {
-        setOffset(lastOffset()); // the filter shrank the list below this page
+        setOffset(footer.lastOffset()); // the filter shrank the list below this page
         return;
       }
       afterPaint(() => {
-        if (!paging && ahead(1).offset < reply.total && reply.rows.length > 0) pages.prefetch(query, ahead(1));
-        // After a new order or filter, one page ahead is enough until the user turns a page:
-        // each prefetch is a kernel and a server request that shares the machine with the
-        // next click.
-        if (paging && ahead(2).offset < reply.total) pages.prefetch(query, ahead(2));
-        if (reply.offset > 0) pages.prefetch(query, { offset: Math.max(0, reply.offset - reply.limit), limit: reply.limit });
+        for (const next of ahead.afterPaint) pages.prefetch(query, next);
       });
       // A page painted from the cache that is no longer fresh (an order shown a while ago):
       // ask again quietly and redraw only when the rows changed.
@@ -444,14 +276,10 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
       if (seq !== loadSeq || isCancelled(err)) return;
       if (current && !live) {
         const taken = model.get("_snapshot").taken_at;
-        status.error(
-          new Error(`${describeError(err)} Showing the snapshot saved ${formatRelative(taken ?? "")}.`),
-          () => void load(),
-        );
-        setViewState(root, "snapshot");
+        const saved = new Error(`${describeError(err)} Showing the snapshot saved ${formatRelative(taken ?? "")}.`);
+        view.fail(saved, () => void load(), "snapshot");
       } else {
-        status.error(err, () => void load());
-        setViewState(root, "error");
+        view.fail(err, () => void load());
       }
     } finally {
       release?.();
@@ -471,57 +299,59 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
   }
 
   function refresh(quiet = false): Promise<void> {
-    pages.clear();
-    fresh = true;
+    pages.refresh();
     if (!quiet) void loadKeys();
     const id = detail.openId;
     if (id && !quiet) void detail.open(id);
     return load(quiet);
   }
 
-  // -- auto-refresh -----------------------------------------------------------------------
-
-  let autoTimer: ReturnType<typeof setTimeout> | undefined;
-  function scheduleAuto(): void {
-    clearTimeout(autoTimer);
-    if (!model.get("auto_refresh")) return;
-    const seconds = Math.max(2, model.get("refresh_interval") || 10);
-    autoTimer = setTimeout(() => {
-      const running = current?.rows.some((r) => r.state === "running") ?? false;
-      if (running && rpc.inFlight === 0) void refresh(true).finally(scheduleAuto);
-      else scheduleAuto();
-    }, seconds * 1000);
-  }
-  cleanups.push(() => clearTimeout(autoTimer));
+  const scheduleAuto = view.autoRefresh({
+    enabled: () => model.get("auto_refresh"),
+    interval: () => model.get("refresh_interval"),
+    due: () => current?.rows.some((r) => r.state === "running") ?? false,
+    reload: () => refresh(true),
+  });
 
   // -- wiring -----------------------------------------------------------------------------
 
   for (const name of ["filters", "order", "offset", "per_page", "columns"] as const) {
-    on(`change:${name}`, () => {
+    view.on(`change:${name}`, () => {
       if (!restored(name)) scheduleLoad();
     });
   }
-  on("change:pinned", () => {
+  view.on("change:pinned", () => {
     if (!restored("pinned")) draw();
   });
-  on("change:selected", () => {
+  view.on("change:selected", () => {
     if (restored("selected")) return;
     table.updateSelection(new Set(model.get("selected")));
-    drawSelection();
+    footer.showSelection(model.get("selected").length);
   });
-  on("change:query", () => {
+  view.on("change:query", () => {
     if (!restored("query")) search.setText(model.get("query"), model.get("filters"));
   });
-  on("change:per_page", drawControls);
-  on("change:auto_refresh", () => {
+  view.on("change:per_page", drawControls);
+  view.on("change:auto_refresh", () => {
     if (restored("auto_refresh")) return;
     drawControls();
     scheduleAuto();
   });
-  on("change:refresh_interval", scheduleAuto);
-  on("change:_refresh", () => void refresh());
+  view.on("change:refresh_interval", scheduleAuto);
+  view.onRefresh(() => void refresh());
 
-  el.append(root);
+  view.mount(
+    h(
+      "div",
+      { class: "lb-toolbar" },
+      search.el,
+      h("div", { class: "lb-tools" }, columnsButton, refreshButton, autoLabel),
+      chooser.el,
+    ),
+    status.el,
+    body,
+    footer.el,
+  );
   drawControls();
   search.setText(model.get("query"), model.get("filters"));
 
@@ -535,20 +365,13 @@ function render({ model, el }: RenderProps<RunsTraits>): () => void {
   ) {
     current = snapshot as Snapshot;
     draw();
-    setViewState(root, "snapshot");
+    view.setState("snapshot");
   }
   void load();
   void loadKeys();
   scheduleAuto();
 
-  return () => {
-    for (const cleanup of cleanups) cleanup();
-    rpc.dispose();
-    status.dispose();
-    search.dispose();
-    detail.dispose();
-    root.remove();
-  };
+  return () => view.dispose();
 }
 
 export default { render };

@@ -7,7 +7,8 @@ import { h } from "../dom";
 import { type Rpc, isCancelled } from "../rpc";
 import { describeError } from "../status";
 import { formatCount } from "./format";
-import { type Filter, type KeyContext, deepEqual, parseQuery } from "./query";
+import { deepEqual } from "../equal";
+import { type Filter, type KeyContext, parseQuery } from "./query";
 
 const COUNT_DELAY_MS = 300;
 

@@ -9,13 +9,11 @@
  * importance they asked for is painted (`traits.ts`): one message per user action.
  */
 import type { RenderProps } from "@anywidget/types";
-import { h, setViewState } from "../dom";
-import { Rpc, isCancelled } from "../rpc";
+import { h } from "../dom";
+import { deepEqual } from "../equal";
+import { isCancelled } from "../rpc";
 import { formatCount } from "../runs/format";
-import { deepEqual } from "../runs/query";
-import { StatusLine } from "../status";
-import { followTheme } from "../theme";
-import { TraitWriter } from "../traits";
+import { type BaseTraits, WidgetView } from "../widget";
 import { BestTable } from "./best";
 import {
   type BrushValue,
@@ -38,8 +36,7 @@ import { cellText } from "./best";
 import "./styles.css";
 
 /** The synced traits (`Sweep` in sweep.py). */
-export interface SweepTraits {
-  path: string;
+export interface SweepTraits extends BaseTraits {
   _data: BinaryLike;
   info: SweepInfo;
   error: string;
@@ -76,15 +73,17 @@ interface OpenReply {
   url: string;
 }
 
-function render({ model, el }: RenderProps<SweepTraits>): () => void {
-  const rpc = new Rpc(model);
-  const cleanups: (() => void)[] = [];
-  const on = (event: `change:${keyof SweepTraits & string}`, handler: () => void): void => {
-    model.on(event, handler);
-    cleanups.push(() => model.off(event, handler));
-  };
-  const traits = new TraitWriter<SweepTraits>(model, deepEqual);
-  cleanups.push(() => traits.flush());
+function render(props: RenderProps<SweepTraits>): () => void {
+  const { model } = props;
+  const view = new WidgetView<SweepTraits>(props, {
+    name: "sweep",
+    onTheme: () => {
+      parallel.retheme();
+      scatter.retheme();
+    },
+  });
+  const { rpc, traits, status, root } = view;
+  const on = view.on.bind(view);
 
   let data: SweepData = emptyData();
   let columns: Column[] = [];
@@ -94,17 +93,10 @@ function render({ model, el }: RenderProps<SweepTraits>): () => void {
 
   // -- parts ------------------------------------------------------------------------------
 
-  const status = new StatusLine("status");
   const title = h("h2", { class: "lb-sweep-title", testid: "sweep-name" });
   const stateBadge = h("span", { class: "lb-badge", testid: "sweep-state" });
   const meta = h("span", { class: "lb-sweep-meta", testid: "sweep-meta" });
-  const refreshButton = h("button", {
-    class: "lb-btn",
-    testid: "refresh",
-    text: "⟳ Refresh",
-    title: "Fetch the sweep's runs again",
-    on: { click: () => void refresh(false) },
-  });
+  const refreshButton = view.refreshButton("refresh", "⟳ Refresh", "Fetch the sweep's runs again", () => void refresh(false));
   const autoBox = h("input", {
     testid: "auto-refresh",
     attrs: { type: "checkbox" },
@@ -156,9 +148,7 @@ function render({ model, el }: RenderProps<SweepTraits>): () => void {
     best.el,
     opened,
   );
-  const root = h(
-    "div",
-    { class: "lb-root lb-sweep", testid: "liberry-sweep" },
+  view.mount(
     h(
       "div",
       { class: "lb-toolbar" },
@@ -170,14 +160,10 @@ function render({ model, el }: RenderProps<SweepTraits>): () => void {
     notice,
     plots,
   );
-  root.dataset.state = "loading";
-  el.append(root);
-  cleanups.push(
-    followTheme(root, () => {
-      parallel.retheme();
-      scatter.retheme();
-    }),
-  );
+  view.onDispose(() => {
+    parallel.dispose();
+    scatter.dispose();
+  });
 
   // -- drawing ----------------------------------------------------------------------------
 
@@ -348,19 +334,13 @@ function render({ model, el }: RenderProps<SweepTraits>): () => void {
     }
   }
 
-  let autoTimer: ReturnType<typeof setTimeout> | undefined;
-  function scheduleAuto(): void {
-    clearTimeout(autoTimer);
-    if (!model.get("auto_refresh")) return;
-    const seconds = Math.max(2, model.get("refresh_interval") || 10);
-    autoTimer = setTimeout(() => {
-      const running = (model.get("info").state ?? "").toUpperCase() === "RUNNING";
-      const live = root.isConnected && !document.hidden;
-      if (running && live && rpc.inFlight === 0) void refresh(true).finally(scheduleAuto);
-      else scheduleAuto();
-    }, seconds * 1000);
-  }
-  cleanups.push(() => clearTimeout(autoTimer));
+  const scheduleAuto = view.autoRefresh({
+    enabled: () => model.get("auto_refresh"),
+    interval: () => model.get("refresh_interval"),
+    // While the sweep runs and a view shows it.
+    due: () => (model.get("info").state ?? "").toUpperCase() === "RUNNING" && root.isConnected && !document.hidden,
+    reload: () => refresh(true),
+  });
 
   // -- wiring -----------------------------------------------------------------------------
 
@@ -387,18 +367,11 @@ function render({ model, el }: RenderProps<SweepTraits>): () => void {
   parallel.retheme();
   scatter.retheme();
   applyData();
-  setViewState(root, model.get("error") && data.n === 0 ? "error" : "ready");
-  on("change:error", () => setViewState(root, model.get("error") && data.n === 0 ? "error" : "ready"));
+  view.setState(model.get("error") && data.n === 0 ? "error" : "ready");
+  on("change:error", () => view.setState(model.get("error") && data.n === 0 ? "error" : "ready"));
   scheduleAuto();
 
-  return () => {
-    for (const cleanup of cleanups) cleanup();
-    rpc.dispose();
-    status.dispose();
-    parallel.dispose();
-    scatter.dispose();
-    root.remove();
-  };
+  return () => view.dispose();
 }
 
 export default { render };

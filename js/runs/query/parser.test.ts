@@ -1,16 +1,7 @@
 import { describe, expect, it } from "vitest";
-import rawCases from "../../tests/widgets/query_cases.json";
-import { type Filter, type KeyContext, formatQuery, normalize, parseQuery, resolveKey } from "./query";
-
-interface Cases {
-  keys: KeyContext;
-  parse: { text: string; filter: Filter }[];
-  errors: { text: string; message: string; start: number }[];
-  format: { filter: Filter; text: string }[];
-}
-
-// The same cases drive liberry_widgets/query.py, so both parsers agree.
-const cases = rawCases as unknown as Cases;
+import { cases } from "./cases";
+import { parseQuery } from "./parser";
+import { formatQuery, normalize } from "./text";
 
 describe("parseQuery", () => {
   for (const { text, filter } of cases.parse) {
@@ -48,32 +39,5 @@ describe("parseQuery", () => {
         expect(result.error.start).toBeLessThanOrEqual(text.length);
       }
     }
-  });
-});
-
-describe("formatQuery", () => {
-  for (const { filter, text } of cases.format) {
-    it(`formats ${JSON.stringify(filter)}`, () => {
-      expect(formatQuery(filter, cases.keys)).toBe(text);
-    });
-  }
-
-  it("round-trips every parse case", () => {
-    for (const { filter } of cases.parse) {
-      const text = formatQuery(filter, cases.keys);
-      const again = parseQuery(text, cases.keys);
-      expect(again.ok, text).toBe(true);
-      if (again.ok) expect(normalize(again.filter)).toEqual(normalize(filter));
-    }
-  });
-});
-
-describe("resolveKey", () => {
-  it("prefers config, then summary, for bare keys", () => {
-    expect(resolveKey("lr", cases.keys)).toBe("config.lr");
-    expect(resolveKey("loss", cases.keys)).toBe("summary_metrics.loss");
-    expect(resolveKey("acc", cases.keys)).toBe("config.acc");
-    expect(resolveKey("anything")).toBe("config.anything");
-    expect(resolveKey("State")).toBe("state");
   });
 });
