@@ -13,7 +13,6 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from .errors import ServerError
-from .operation import Operation
 from .run_frame import RunColumns
 from .session import Session, SessionOwner, session_of
 
@@ -24,41 +23,13 @@ ARROW_EXPORT_PATH: Final = "/api/runs.arrow"
 ARROW_MEDIA_TYPE: Final = "application/vnd.apache.arrow.stream"
 _LOOPBACK: Final = ("localhost", "127.0.0.1", "::1")
 
-SERVER_FEATURES = Operation.build(
-    "ServerFeatures",
-    """
-query ServerFeatures {
-  serverInfo {
-    features {
-      name
-      isEnabled
-    }
-  }
-}
-""",
-)
-
-_ATTRIBUTE: Final = "_liberry_arrow_export"
 #: The stream's columns `RunColumns.add` takes, in its argument order (`tags` is not one).
 _COLUMNS: Final = ("id", "display_name", "state", "created_at", "config", "summary")
 
 
 def supported(owner: Session | SessionOwner) -> bool:
-    """Whether the server has the Arrow export (one small query, once per Api)."""
-    api = session_of(owner)
-    known: bool | None = getattr(api, _ATTRIBUTE, None)
-    if known is None:
-        try:
-            data = api.client.execute(SERVER_FEATURES)
-        except ServerError:  # an older or different server: GraphQL paging it is
-            known = False
-        else:
-            features = (data.get("serverInfo") or {}).get("features") or []
-            known = any(
-                f and f.get("name") == ARROW_EXPORT_FEATURE and f.get("isEnabled") for f in features
-            )
-        setattr(api, _ATTRIBUTE, known)
-    return known
+    """Whether the server has the Arrow export (asked once per Api, with its other features)."""
+    return ARROW_EXPORT_FEATURE in session_of(owner).features()
 
 
 def fetch_columns(

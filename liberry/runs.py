@@ -46,6 +46,8 @@ __all__ = [
 EXPORT_PAGE_SIZE = 1000
 # Largest `first` a cursor jump asks for: servers cap page sizes (liberry at 10,000).
 MAX_SKIP = 5_000
+#: A liberry server that lists this feature skips any distance in one cursor request.
+DEEP_SKIP_FEATURE = "LIBERRY_RUNS_DEEP_SKIP"
 #: Exports of more runs than this show a progress bar (unless `progress=False`).
 _PROGRESS_THRESHOLD = 5000
 
@@ -184,10 +186,11 @@ class Runs(Paginator[Run]):
             return True, self._cursors[offset]
         # A copy: a table's kernel may fetch two pages of one listing at once (threads).
         base = max(o for o in list(self._cursors) if o <= offset)
-        # Skip ahead in steps no server caps (liberry and W&B limit `first`), remembering
-        # each step's cursor so later jumps start closer.
+        # Skip ahead in steps no server caps (W&B limits `first`; a liberry server says when
+        # it does not), remembering each step's cursor so later jumps start closer.
+        deep = DEEP_SKIP_FEATURE in self._session.features()
         while base < offset:
-            step = min(offset - base, MAX_SKIP)
+            step = offset - base if deep else min(offset - base, MAX_SKIP)
             data = self._session.client.execute(
                 queries.RUNS_CURSOR,
                 {

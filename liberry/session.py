@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from . import queries
-from .errors import NotFoundError
+from .errors import NotFoundError, ServerError
 from .transport import Transport
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ class Session:
         self.links = links
         self.cache: dict[tuple[Any, ...], Any] = {}
         self._viewer: dict[str, Any] | None = None
+        self._features: frozenset[str] | None = None
 
     @property
     def base_url(self) -> str:
@@ -72,6 +73,20 @@ class Session:
                 )
             self._viewer = viewer
         return self._viewer
+
+    def features(self) -> frozenset[str]:
+        """The enabled names in the server's `serverInfo.features` (one request, then kept):
+        how a liberry server announces its extensions (the Arrow export, deep cursor skips).
+        Empty when the server cannot say, so the client keeps to W&B's protocol."""
+        if self._features is None:
+            try:
+                info = self.client.execute(queries.SERVER_FEATURES).get("serverInfo") or {}
+            except ServerError:
+                info = {}
+            self._features = frozenset(
+                f["name"] for f in info.get("features") or [] if f and f.get("isEnabled")
+            )
+        return self._features
 
     def default_entity(self) -> str | None:
         """The entity for paths without one: the configured one, else the key user's own."""

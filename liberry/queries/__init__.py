@@ -24,7 +24,7 @@ from .runs import (
     UPDATE_RUN,
 )
 from .sweeps import GET_SWEEP, GET_SWEEPS
-from .viewer import VIEWER
+from .viewer import SERVER_FEATURES, VIEWER
 
 __all__ = [
     "CREATE_PROJECT",
@@ -46,6 +46,7 @@ __all__ = [
     "RUN_HISTORY_KEYS",
     "RUN_KEYS",
     "RUN_SAMPLED_HISTORY",
+    "SERVER_FEATURES",
     "UPDATE_RUN",
     "VIEWER",
     "Operation",

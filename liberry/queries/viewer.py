@@ -1,4 +1,4 @@
-"""Who the API key belongs to."""
+"""Who the API key belongs to, and which liberry extensions the server offers."""
 
 from __future__ import annotations
 
@@ -19,6 +19,20 @@ query Viewer {
           name
         }
       }
+    }
+  }
+}
+""",
+)
+
+SERVER_FEATURES = Operation.build(
+    "ServerFeatures",
+    """
+query ServerFeatures {
+  serverInfo {
+    features {
+      name
+      isEnabled
     }
   }
 }

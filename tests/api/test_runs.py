@@ -446,9 +446,34 @@ def test_page_jumps_past_the_servers_page_cap(
     name = unique("page-jump")
     for i in range(30):
         seeder.write(RunSpec(name, run_id=f"j{i:02d}"))
-    # A small skip size stands in for the server's 10,000-run cap: a jump takes several steps.
+    # A small skip size stands in for W&B's page cap, and the server is made to look like one
+    # without liberry's deep skip: a jump takes several steps.
     monkeypatch.setattr(runs_module, "MAX_SKIP", 7)
+    monkeypatch.setattr(runs_module, "DEEP_SKIP_FEATURE", "NOT_OFFERED")
     runs = api.runs(f"admin/{name}", per_page=5)
     assert [r.id for r in runs.page(25)] == [f"j{i:02d}" for i in reversed(range(5))]
     assert api.client.operation_counts["RunsCursor"] == 4  # 7 + 7 + 7 + 4
     assert [r.id for r in runs.page(20)] == [f"j{i:02d}" for i in reversed(range(5, 10))]
+
+
+def test_page_jump_is_one_request_on_a_liberry_server(
+    api: liberry.Api, seeder: Seeder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """liberry's server announces LIBERRY_RUNS_DEEP_SKIP: any jump is one cursor request,
+    past W&B's page cap too (its `first` limit does not apply to a pageInfo-only query)."""
+    import liberry.runs as runs_module
+
+    name = unique("page-deep")
+    for i in range(30):
+        seeder.write(RunSpec(name, run_id=f"d{i:02d}"))
+    monkeypatch.setattr(runs_module, "MAX_SKIP", 7)
+    runs = api.runs(f"admin/{name}", per_page=5)
+    assert [r.id for r in runs.page(25)] == [f"d{i:02d}" for i in reversed(range(5))]
+    assert api.client.operation_counts["RunsCursor"] == 1
+    wire_first = 20_000  # over the 10,000 a page of rows may hold
+    data = api.client.execute(
+        runs_module.queries.RUNS_CURSOR,
+        {"entity": "admin", "project": name, "filters": None, "order": None,
+         "cursor": None, "count": wire_first},
+    )  # fmt: skip
+    assert data["project"]["runs"]["pageInfo"]["hasNextPage"] is False

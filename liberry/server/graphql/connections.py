@@ -11,17 +11,19 @@ from ..store.errors import StoreError
 T = TypeVar("T")
 
 MAX_PAGE = 10_000
+#: `first` for a cursor skip: a query that selects only `pageInfo { endCursor hasNextPage }`
+#: returns no rows, so it may reach this far in one request (see DEEP_SKIP_FEATURE).
+MAX_SKIP = 100_000_000
+DEEP_SKIP_FEATURE = "LIBERRY_RUNS_DEEP_SKIP"
 
 
-def page_size(first: int | None, default: int = 50) -> int:
+def page_size(first: int | None, default: int = 50, limit: int = MAX_PAGE) -> int:
     if first is None:
         return default
     if first < 0:
         raise StoreError(f"`first` must be >= 0, got {first}")
-    if first > MAX_PAGE:
-        raise StoreError(
-            f"`first` is {first}; the limit is {MAX_PAGE} per page (page with `after`)"
-        )
+    if first > limit:
+        raise StoreError(f"`first` is {first}; the limit is {limit} per page (page with `after`)")
     return first
 
 

@@ -21,7 +21,16 @@ from ..store import accounts, files, history, projects, runs, streams
 from ..store.errors import StoreError
 from ..store.util import encode_id, iso_to_wandb
 from .artifacts import ProjectArtifactFields, RunArtifactFields
-from .connections import by_id, connection, id_cursor, keyset_page, page_size, parse_id_cursor
+from .connections import (
+    MAX_PAGE,
+    MAX_SKIP,
+    by_id,
+    connection,
+    id_cursor,
+    keyset_page,
+    page_size,
+    parse_id_cursor,
+)
 from .context import RequestContext
 from .sweep_objects import ProjectSweepFields, RunSweepFields
 from .views import ProjectViewFields
@@ -169,18 +178,19 @@ class ProjectObj(ProjectArtifactFields, ProjectViewFields, ProjectSweepFields):
             raise StoreError("backward pagination (last/before) is not supported; use first/after")
         conn = ctx_of(info).conn
         parsed = runs.parse_filters(filters)
-        size = page_size(first, 50)
         keys_only = not selects(info, "edges")
+        # A cursor jump (pageInfo { endCursor hasNextPage }) needs only the last run, and
+        # sends no rows back: it may skip any distance in one request.
+        last_only = keys_only and not selects(info, "startCursor", deep=True)
         page, cursor_for, has_next = runs.list_runs(
             conn,
             self.row["id"],
             filters=parsed,
             order=order,
-            first=size,
+            first=page_size(first, 50, MAX_SKIP if last_only else MAX_PAGE),
             after=after,
             keys_only=keys_only,
-            # A cursor jump (pageInfo { endCursor hasNextPage }) needs only the last run.
-            last_only=keys_only and not selects(info, "startCursor", deep=True),
+            last_only=last_only,
         )
         project = self.row
         return connection(

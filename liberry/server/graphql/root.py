@@ -10,7 +10,7 @@ from ..store.errors import NotFound, StoreError
 from ..store.util import decode_id
 from .artifact_mutations import ArtifactMutationFields
 from .artifacts import ArtifactQueryFields
-from .connections import page_size
+from .connections import DEEP_SKIP_FEATURE, page_size
 from .context import DEFAULT_PROJECT
 from .objects import (
     EntityObj,
@@ -27,7 +27,7 @@ from .views import ViewMutations, ViewQueryFields
 # Feature flags W&B clients ask about. All of W&B's are off: clients then use their plain code
 # paths, which are the ones this server implements. liberry's own tell `liberry.Api` about
 # routes W&B lacks (W&B's clients ignore names they do not know).
-SERVER_FEATURES: list[str] = [ARROW_EXPORT_FEATURE]
+SERVER_FEATURES: list[str] = [ARROW_EXPORT_FEATURE, DEEP_SKIP_FEATURE]
 
 
 def _entity_or_default(info: Info, entity: str | None) -> str:
