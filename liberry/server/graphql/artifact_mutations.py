@@ -140,7 +140,7 @@ class ArtifactMutationFields:
         row = store.commit(
             ctx.conn,
             _artifact(ctx, input.get("artifactID"))["id"],
-            lambda md5: storage.blob_path(md5).read_bytes(),
+            storage.read,
             storage.has,
         )
         return {"artifact": ArtifactObj(row), "clientMutationId": input.get("clientMutationId")}
