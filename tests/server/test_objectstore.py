@@ -238,3 +238,11 @@ def test_without_obstore_installed_the_error_says_what_to_install(
     monkeypatch.setitem(sys.modules, "obstore.store", None)  # import fails as if absent
     with pytest.raises(StorageError, match=r"pip install 'liberry-widgets\[s3\]'"):
         open_object_store("s3://bucket/p", tmp_path)
+
+
+def test_a_directory_url_keeps_files_there(tmp_path: Path) -> None:
+    for url in (str(tmp_path / "elsewhere"), f"file://{tmp_path / 'other'}"):
+        objects = open_object_store(url, tmp_path / "unused")
+        asyncio.run(objects.put_stream("runs/1/a.txt", _body(64 * 1024), limit=MiB))
+        assert (Path(url.removeprefix("file://")) / "runs" / "1" / "a.txt").stat().st_size == 65536
+    assert not (tmp_path / "unused").exists()
