@@ -41,6 +41,11 @@ class ArtifactStorage:
     def has(self, md5_hex: str) -> bool:
         return self.objects.exists(self.blob_key(md5_hex))
 
+    def present(self, md5_hexes: Iterable[str]) -> set[str]:
+        """Which of these blobs are stored, asked of the store at once (S3: concurrently)."""
+        keys = {self.blob_key(h): h for h in md5_hexes}
+        return {keys[k] for k in self.objects.existing(keys)}
+
     def read(self, md5_hex: str) -> bytes:
         """A (small) blob's bytes whole: a manifest, read at commit."""
         return self.objects.read(self.blob_key(md5_hex))

@@ -246,3 +246,12 @@ def test_a_directory_url_keeps_files_there(tmp_path: Path) -> None:
         asyncio.run(objects.put_stream("runs/1/a.txt", _body(64 * 1024), limit=MiB))
         assert (Path(url.removeprefix("file://")) / "runs" / "1" / "a.txt").stat().st_size == 65536
     assert not (tmp_path / "unused").exists()
+
+
+def test_existing_answers_for_many_keys_at_once(objects: ObjectStore) -> None:
+    there = [f"artifacts/{i:02x}/{i:032x}" for i in range(3)]
+    for key in there:
+        asyncio.run(objects.put_stream(key, _body(64 * 1024), limit=MiB))
+    asked = there + [f"artifacts/{i:02x}/{i:032x}" for i in range(100, 140)]
+    assert objects.existing(asked) == set(there)
+    assert objects.existing([]) == set()

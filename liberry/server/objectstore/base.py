@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,6 +107,11 @@ class ObjectStore(ABC):
     @abstractmethod
     def exists(self, key: str) -> bool:
         """Whether an object is stored at `key`."""
+
+    def existing(self, keys: Iterable[str]) -> set[str]:
+        """The keys among `keys` that name a stored object (a backend with slow lookups
+        asks for them concurrently: an artifact names thousands of files)."""
+        return {key for key in keys if self.exists(key)}
 
     @abstractmethod
     def size(self, key: str) -> int | None:

@@ -23,7 +23,8 @@ import hashlib
 import os
 import re
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -216,6 +217,15 @@ class S3ObjectStore(ObjectStore):
 
     def exists(self, key: str) -> bool:
         return self._head(key) is not None
+
+    def existing(self, keys: Iterable[str]) -> set[str]:
+        # One HEAD per key, 16 at a time: 1,000 files cost ~60 round trips, not 1,000.
+        wanted = list(dict.fromkeys(keys))
+        if len(wanted) < 2:
+            return {key for key in wanted if self.exists(key)}
+        with ThreadPoolExecutor(max_workers=min(16, len(wanted))) as pool:
+            found = pool.map(self.exists, wanted)
+            return {key for key, there in zip(wanted, found, strict=True) if there}
 
     def size(self, key: str) -> int | None:
         meta = self._head(key)
