@@ -255,3 +255,13 @@ def test_existing_answers_for_many_keys_at_once(objects: ObjectStore) -> None:
     asked = there + [f"artifacts/{i:02x}/{i:032x}" for i in range(100, 140)]
     assert objects.existing(asked) == set(there)
     assert objects.existing([]) == set()
+
+
+def test_the_s3_specific_endpoint_variable_wins(
+    s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = new_bucket(s3_endpoint, "endpoint")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # would be refused
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
+    objects = open_object_store(url, tmp_path)
+    assert isinstance(objects, S3ObjectStore) and objects.endpoint == s3_endpoint
