@@ -49,6 +49,16 @@ def _deploy_args(p: argparse.ArgumentParser) -> None:
         "sharing the database must share the data dir's key_secret (and files)",
     )
     p.add_argument(
+        "--storage",
+        default=os.environ.get("LIBERRY_STORAGE") or None,
+        metavar="URL",
+        help="keep run files and artifact blobs in an S3-compatible bucket instead of under "
+        "the data dir: s3://bucket/optional/prefix (env: LIBERRY_STORAGE). Endpoint and "
+        "credentials come from the standard AWS variables: AWS_ENDPOINT_URL (MinIO, Ceph, R2), "
+        "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION. The bucket must exist; it is "
+        "checked at start. Needs pip install 'liberry-widgets[s3]'",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -70,7 +80,7 @@ def cmd_server(args: argparse.Namespace) -> int:
         print("liberry server: --workers must be at least 1", file=sys.stderr)
         return 2
     try:
-        data = open_data_dir(args.data_dir, args.database_url)
+        data = open_data_dir(args.data_dir, args.database_url, args.storage)
     except DataDirError as exc:
         print(f"liberry server: {exc}", file=sys.stderr)
         return 2
@@ -78,6 +88,8 @@ def cmd_server(args: argparse.Namespace) -> int:
     url = f"http://{host}:{args.port}"
     dialect = data.store.engine.dialect.name
     where = f"data: {data.path}" + (f", database: {dialect}" if dialect != "sqlite" else "")
+    if args.storage:
+        where += f", files: {data.blobs.objects.describe()}"
     workers = f", {args.workers} workers" if args.workers > 1 else ""
     print(f"liberry server on {url}  ({where}{workers})", flush=True)
     if data.created_key:
@@ -94,7 +106,7 @@ def cmd_server(args: argparse.Namespace) -> int:
         # Each worker opens its own store (see liberry.server.factory); this process only
         # supervises them, so its connections go now.
         data.store.close()
-        worker_env(data.path, args.database_url, args.heartbeat_timeout)
+        worker_env(data.path, args.database_url, args.heartbeat_timeout, args.storage)
         uvicorn.run("liberry.server.factory:make_app", factory=True, workers=args.workers, **run)
         print("liberry server stopped.", flush=True)
         return 0
@@ -230,9 +242,10 @@ def main(argv: list[str] | None = None) -> int:
         help="run a persistent W&B-compatible tracking server",
         description="Serve the W&B wire protocol (point WANDB_BASE_URL here). By default one "
         "process keeps everything in --data-dir: SQLite and the logged files. For a team: "
-        "--database-url postgresql://... and --workers N. The first start creates an admin "
-        "user and prints its API key once (also saved in DATA_DIR/api_key); add users with "
-        "`liberry user create`. Bad settings or an unreachable database exit with status 2.",
+        "--database-url postgresql://..., --storage s3://bucket and --workers N. The first "
+        "start creates an admin user and prints its API key once (also saved in "
+        "DATA_DIR/api_key); add users with `liberry user create`. Bad settings, or a database "
+        "or bucket that cannot be reached, exit with status 2.",
     )
     _server_args(p_server, DEFAULT_DATA_DIR, 8080)
     _deploy_args(p_server)

@@ -2,7 +2,8 @@
 # Run every test liberry has, from a fresh clone: installs what the tests need, then runs
 # the front-end unit tests, the linters and the whole pytest suite (server on SQLite and on a
 # throwaway PostgreSQL, Api, wandb compatibility, widgets, and JupyterLab in a real Chromium),
-# then tests/server and tests/api a second time with the server's fixtures on PostgreSQL.
+# then tests/server and tests/api a second time with the server's fixtures on PostgreSQL, and
+# the storage-heavy tests a third time with the server's files in S3 (moto's S3 server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,4 +49,14 @@ npm run check  # tsc --noEmit, then vitest
 # runs on both backends. Only for a full run: with arguments, the caller picked the tests.
 if [ $# -eq 0 ] && [ -n "${LIBERRY_TEST_POSTGRES_URL:-}" ]; then
   LIBERRY_TEST_SERVER_DB=postgresql .venv/bin/python -m pytest -q tests/server tests/api
+fi
+
+# The storage-heavy part once more with every `server`/`fresh_server` fixture keeping its files
+# in a bucket of its own on moto's S3 server on 127.0.0.1 (tests/s3_moto.py): run files, artifact
+# uploads and downloads, signed-URL access, and the official client's files and artifacts.
+if [ $# -eq 0 ]; then
+  LIBERRY_TEST_STORAGE=s3 .venv/bin/python -m pytest -q \
+    tests/server/test_files.py tests/server/test_artifact_uploads.py tests/server/test_access.py \
+    tests/api/test_artifacts.py tests/api/test_files.py \
+    tests/compat/test_artifacts.py tests/compat/test_run_lifecycle.py
 fi

@@ -117,6 +117,7 @@ def start(
     heartbeat_timeout_s: float = 300.0,
     log_level: str = "warning",
     database_url: str | None = None,
+    storage_url: str | None = None,
 ) -> ServerHandle:
     """Start a server in a background thread and return once it accepts connections.
 
@@ -128,12 +129,15 @@ def start(
         heartbeat_timeout_s: a running run silent for this long is marked ``crashed``.
         database_url: keep the database there (``postgresql://...``) instead of SQLite in
             the data dir; the data dir still holds the files, secrets and admin key.
+        storage_url: keep run files and artifact blobs in an S3-compatible bucket
+            (``s3://bucket/prefix``; endpoint and credentials from the ``AWS_*``
+            environment variables) instead of under the data dir.
     """
     temporary = data_dir is None
     path = Path(tempfile.mkdtemp(prefix="liberry-")) if data_dir is None else Path(data_dir)
     logging.getLogger("liberry").setLevel(log_level.upper())
     handle = ServerHandle(
-        DataDir.open(path, database_url),
+        DataDir.open(path, database_url, storage_url),
         host,
         port,
         temporary=temporary,

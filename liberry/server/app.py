@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import mimetypes
 import threading
@@ -17,13 +18,14 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import (
     FileResponse,
     HTMLResponse,
     JSONResponse,
     PlainTextResponse,
     Response,
+    StreamingResponse,
 )
 from starlette.routing import Route
 
@@ -36,9 +38,11 @@ from .export_routes import export_routes
 from .filestream import apply_chunk
 from .gate import Gate
 from .graphql import BadRequest, GraphQLService
+from .objectstore import UploadTooLarge
 from .ratelimit import LoginLimiter
 from .report_page import find_report, render_report, vega_bundle
 from .store import Store, runs
+from .store import files as run_files
 from .store.errors import NotFound, StoreError
 from .store.filters import FilterError
 
@@ -48,7 +52,7 @@ log = logging.getLogger("liberry.server")
 MAX_JSON_BODY = 256 * 1024 * 1024
 #: GraphQL requests: the largest legitimate one is a run's config or summary (a few MB).
 MAX_GRAPHQL_BODY = 32 * 1024 * 1024
-#: A run file PUT (held in memory before it is written; streaming it is future work).
+#: A run file PUT (streamed into the object store, never held in memory whole).
 MAX_UPLOAD = 5 * 1024 * 1024 * 1024
 
 
@@ -102,6 +106,34 @@ def _gunzip(body: bytes, limit: int) -> bytes:
     if not inflater.eof:
         raise EOFError("truncated gzip")
     return out
+
+
+async def _upload_chunks(request: Request, limit: int) -> AsyncIterator[bytes]:
+    """A PUT body as it arrives, gunzipped on the fly when it says Content-Encoding: gzip
+    (each piece at most 1 MiB, so a small gzip bomb never becomes one large buffer)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"request body too large ({declared} bytes; the limit is {limit})")
+    encoding = request.headers.get("content-encoding", "").lower()
+    if encoding in ("", "identity"):
+        async for chunk in request.stream():
+            yield chunk
+        return
+    if encoding != "gzip":
+        raise BadRequest(f"unsupported Content-Encoding {encoding!r}; send plain or gzip")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        async for chunk in request.stream():
+            data = chunk
+            while data:
+                out = inflater.decompress(data, 1 << 20)
+                data = inflater.unconsumed_tail
+                if out:
+                    yield out
+        if not inflater.eof:
+            raise BadRequest("body says Content-Encoding: gzip but the gzip stream is truncated")
+    except zlib.error:
+        raise BadRequest("body says Content-Encoding: gzip but is not valid gzip") from None
 
 
 async def _read_json(request: Request, limit: int) -> Any:
@@ -175,14 +207,30 @@ def create_app(
         if refused:
             return refused
         try:
-            data = await _read_body(request, MAX_UPLOAD)
-            await run_in_threadpool(_store_upload, store, blobs, run_pk, name, data)
+            await run_in_threadpool(_require_run, store, run_pk)
+            key = blobs.run_key(run_pk, name)
+            # Streamed: the body goes to the object store in chunks as it arrives.
+            stored = await blobs.objects.put_stream(
+                key, _upload_chunks(request, MAX_UPLOAD), limit=MAX_UPLOAD
+            )
+            md5 = base64.b64encode(bytes.fromhex(stored.md5_hex)).decode()
+
+            def record() -> None:
+                with store.write() as conn:
+                    run_files.record_upload(
+                        conn, run_pk, name, stored.size, md5, mimetypes.guess_type(name)[0]
+                    )
+
+            await run_in_threadpool(record)
         except NotFound as exc:
             return _error(404, str(exc))
-        except BodyTooLarge as exc:
+        except (BodyTooLarge, UploadTooLarge) as exc:
             return _error(413, str(exc))
         except (BadRequest, StoreError) as exc:
             return _error(400, str(exc))
+        except ClientDisconnect:
+            log.info("run file upload interrupted by the client; nothing was stored")
+            return _error(400, "upload interrupted before the body was complete")
         return Response(status_code=200, headers={"ETag": '"ok"'})
 
     async def storage_get(request: Request) -> Response:
@@ -192,14 +240,24 @@ def create_app(
         )
         if refused:
             return refused
+        name = request.path_params["name"]
         try:
-            path = blobs.run_file_path(run_pk, request.path_params["name"])
+            key = blobs.run_key(run_pk, name)
         except StoreError as exc:
             return _error(400, str(exc))
-        if not path.is_file():
-            return _error(404, "file not found: it was never uploaded, or its run was deleted")
-        media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return FileResponse(path, media_type=media)
+        missing = "file not found: it was never uploaded, or its run was deleted"
+        media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        path = blobs.objects.local_path(key)
+        if path is not None:
+            if not path.is_file():
+                return _error(404, missing)
+            return FileResponse(path, media_type=media)
+        found = await blobs.objects.open_stream(key)
+        if found is None:
+            return _error(404, missing)
+        return StreamingResponse(
+            found.chunks, media_type=media, headers={"Content-Length": str(found.size)}
+        )
 
     async def report_page(request: Request) -> Response:
         p = request.path_params
@@ -289,15 +347,10 @@ def _check_run_path(
             )
 
 
-def _store_upload(store: Store, blobs: Blobs, run_pk: int, name: str, data: bytes) -> None:
-    from .store import files as run_files
-
+def _require_run(store: Store, run_pk: int) -> None:
     with store.read() as conn:
         if runs.get_run_by_pk(conn, run_pk) is None:
             raise NotFound("the run of this upload URL no longer exists")
-    size, md5 = blobs.write(run_pk, name, data)
-    with store.write() as conn:
-        run_files.record_upload(conn, run_pk, name, size, md5, mimetypes.guess_type(name)[0])
 
 
 def _crash_watcher(store: Store, timeout_s: float, stop: threading.Event) -> None:

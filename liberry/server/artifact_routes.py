@@ -1,7 +1,7 @@
 """HTTP routes for artifact bytes: PUT files and manifests, GET blobs (signed URLs only).
 
-Bodies are streamed to disk chunk by chunk (see ArtifactStorage.receive), so a 5 GB file
-costs the server a 64 KB buffer, not 5 GB of memory.
+Bodies are streamed to the object store chunk by chunk (see ArtifactStorage.receive), and
+back out the same way, so a 5 GB file costs the server a few MiB of buffers, not 5 GB.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .access import Access
@@ -134,17 +134,23 @@ def artifact_routes(store: Store, blobs: Blobs, gate: Gate) -> list[Route]:
         if refused:
             return refused
         try:
-            path = storage.blob_path(md5)
+            key = storage.blob_key(md5)
         except ValueError as exc:
             return _error(400, str(exc))
-        if not path.is_file():
-            return _error(404, "artifact file not found: its artifact was deleted")
         # `identity` keeps the gzip middleware off: compressing GBs of (mostly already
         # compressed) model and data files would cost CPU and gain nothing.
-        return _BlobResponse(
-            path,
-            media_type="application/octet-stream",
-            headers={"Content-Encoding": "identity"},
+        headers = {"Content-Encoding": "identity"}
+        path = storage.objects.local_path(key)
+        if path is not None:
+            if not path.is_file():
+                return _error(404, "artifact file not found: its artifact was deleted")
+            return _BlobResponse(path, media_type="application/octet-stream", headers=headers)
+        found = await storage.objects.open_stream(key)
+        if found is None:
+            return _error(404, "artifact file not found: its artifact was deleted")
+        headers["Content-Length"] = str(found.size)
+        return StreamingResponse(
+            found.chunks, media_type="application/octet-stream", headers=headers
         )
 
     return [

@@ -1,114 +1,70 @@
-"""Artifact file bytes on disk, content-addressed, and the signed URLs that move them.
+"""Artifact file bytes in the object store, content-addressed, and the signed URLs that move them.
 
-Every artifact file (and every manifest) is stored once, as `<root>/<md5[:2]>/<md5>`, so
-an identical file in two artifacts, or in two versions of one, takes the space of one.
-A blob is written to a temporary file while its md5 is computed, then renamed into place
-only if the md5 is the one the client declared: a blob's name is always its content, and
-an interrupted or corrupt upload never becomes a blob. Commit checks every blob a manifest
-names exists, so no committed artifact points at bytes that are not there.
+Every artifact file (and every manifest) is stored once, as object `artifacts/<md5[:2]>/<md5>`
+(on local disk `<files>/artifacts/<md5[:2]>/<md5>`, as before), so an identical file in two
+artifacts, or in two versions of one, takes the space of one. A blob's md5 is computed while
+it streams in, and the object appears only if the md5 is the one the client declared (see
+`ObjectStore.put_stream`): a blob's name is always its content, and an interrupted or
+corrupt upload never becomes a blob. Commit checks every blob a manifest names exists, so
+no committed artifact points at bytes that are not there.
 
 W&B's client sends no credentials with these PUTs and GETs, hence the signed URLs.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
+import contextlib
 import re
-import tempfile
 from collections.abc import AsyncIterator, Iterable
-from pathlib import Path
-from typing import BinaryIO
 from urllib.parse import quote
 
-import anyio.to_thread
-
 from .blobs import Blobs
+from .objectstore import DigestMismatch, ObjectStore, UploadTooLarge
+
+__all__ = ["ArtifactStorage", "DigestMismatch", "UploadTooLarge", "storage_for"]
 
 _HEX = re.compile(r"^[0-9a-f]{32}$")
-# Bytes gathered before a worker thread hashes and writes them: few thread hops per file.
-_BATCH = 1 << 20
-
-
-class DigestMismatch(ValueError):
-    """The uploaded bytes do not hash to the md5 the client declared."""
-
-
-class UploadTooLarge(ValueError):
-    """The body went past the server's upload limit."""
 
 
 class ArtifactStorage:
-    def __init__(self, root: Path, blobs: Blobs) -> None:
-        self.root = root
+    def __init__(self, objects: ObjectStore, blobs: Blobs) -> None:
+        self.objects = objects
         self._blobs = blobs
-        self._tmp = root / ".incoming"
-        self._tmp.mkdir(parents=True, exist_ok=True)
 
     # -- blobs --------------------------------------------------------------------------
-    def blob_path(self, md5_hex: str) -> Path:
+    @staticmethod
+    def blob_key(md5_hex: str) -> str:
         if not _HEX.match(md5_hex):
             raise ValueError(f"not a hex md5: {md5_hex!r}")
-        return self.root / md5_hex[:2] / md5_hex
+        return f"artifacts/{md5_hex[:2]}/{md5_hex}"
 
     def has(self, md5_hex: str) -> bool:
-        return self.blob_path(md5_hex).is_file()
+        return self.objects.exists(self.blob_key(md5_hex))
+
+    def present(self, md5_hexes: Iterable[str]) -> set[str]:
+        """Which of these blobs are stored, asked of the store at once (S3: concurrently)."""
+        keys = {self.blob_key(h): h for h in md5_hexes}
+        return {keys[k] for k in self.objects.existing(keys)}
+
+    def read(self, md5_hex: str) -> bytes:
+        """A (small) blob's bytes whole: a manifest, read at commit."""
+        return self.objects.read(self.blob_key(md5_hex))
 
     async def receive(
         self, chunks: AsyncIterator[bytes], expected_hex: str | None, limit: int
     ) -> tuple[str, int]:
         """Stream a body into a blob; returns (md5 hex, size). The body is never held in
-        memory whole: chunks are gathered up to `_BATCH` bytes, then hashed and written in a
-        worker thread, so the event loop keeps serving other uploads meanwhile."""
-        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="up-")
-        tmp = Path(tmp_name)
-        md5 = hashlib.md5()
-        size = 0
-
-        def absorb(fh: BinaryIO, parts: list[bytes]) -> None:
-            for part in parts:  # hashlib releases the GIL on large buffers
-                md5.update(part)
-                fh.write(part)
-
-        try:
-            with os.fdopen(fd, "wb", buffering=0) as fh:
-                batch: list[bytes] = []
-                batched = 0
-                async for chunk in chunks:
-                    size += len(chunk)
-                    if size > limit:
-                        raise UploadTooLarge(f"upload larger than the limit of {limit} bytes")
-                    batch.append(chunk)
-                    batched += len(chunk)
-                    if batched >= _BATCH:
-                        await anyio.to_thread.run_sync(absorb, fh, batch)
-                        batch, batched = [], 0
-                await anyio.to_thread.run_sync(absorb, fh, batch)
-                # Durable before it is acknowledged: nothing acknowledged is ever lost.
-                await anyio.to_thread.run_sync(os.fsync, fh.fileno())
-            got = md5.hexdigest()
-            if expected_hex is not None and got != expected_hex:
-                raise DigestMismatch(
-                    f"digest mismatch: the upload URL was issued for md5 {expected_hex} but "
-                    f"the {size} bytes received hash to {got}; nothing was stored"
-                )
-            target = self.blob_path(got)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            # Same name, same bytes: if another upload got there first, either copy is it.
-            os.replace(tmp, target)
-            return got, size
-        finally:
-            tmp.unlink(missing_ok=True)
+        memory whole, and becomes a blob only if it hashes to `expected_hex` (when given)."""
+        key = self.blob_key(expected_hex) if expected_hex is not None else self.blob_key
+        stored = await self.objects.put_stream(key, chunks, limit=limit, expected_md5=expected_hex)
+        return stored.md5_hex, stored.size
 
     def remove_unreferenced(self, md5_hexes: Iterable[str], still_used: set[str]) -> int:
         """Delete the blobs in `md5_hexes` that no artifact row still names."""
         count = 0
         for md5_hex in set(md5_hexes) - still_used:
-            try:
-                self.blob_path(md5_hex).unlink()
-                count += 1
-            except (FileNotFoundError, ValueError):
-                pass
+            with contextlib.suppress(ValueError):  # not an md5: never stored
+                count += self.objects.delete(self.blob_key(md5_hex))
         return count
 
     # -- signed URLs --------------------------------------------------------------------
@@ -151,13 +107,7 @@ def download_key(md5_hex: str) -> str:
     return f"artifact-blobs/{md5_hex}"
 
 
-_BY_ROOT: dict[Path, ArtifactStorage] = {}
-
-
 def storage_for(blobs: Blobs) -> ArtifactStorage:
-    """The one ArtifactStorage beside a server's run files (`<files>/artifacts`)."""
-    root = blobs.root / "artifacts"
-    found = _BY_ROOT.get(root)
-    if found is None or found._blobs is not blobs:
-        found = _BY_ROOT[root] = ArtifactStorage(root, blobs)
-    return found
+    """Artifact blobs beside a server's run files, in the same object store (stateless:
+    cheap to make per request)."""
+    return ArtifactStorage(blobs.objects, blobs)

@@ -1,4 +1,4 @@
-"""File bytes on disk under the data dir, and signed URLs to upload or download them.
+"""Run files in the server's object store, and signed URLs to upload or download them.
 
 Upload and download URLs are pre-signed (HMAC over method, path and expiry) because W&B's
 client sends no credentials with its PUTs to upload URLs nor with artifact GETs.
@@ -9,27 +9,28 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
 
+from .objectstore import LocalObjectStore, ObjectStore
 from .store.files import validate_file_name
 
 URL_LIFETIME_S = 24 * 3600
 
 
 class Blobs:
-    """Run files stored as `<root>/runs/<run pk>/<name>`."""
+    """Run files stored as objects `runs/<run pk>/<name>` (artifact blobs share the store:
+    see artifact_storage.py), and the secret that signs their URLs."""
 
-    def __init__(self, root: Path, secret: bytes) -> None:
-        self.root = root
+    def __init__(self, root: Path, secret: bytes, objects: ObjectStore | None = None) -> None:
+        self.root = root  # the data dir's files/: the default object store's directory
         self.secret = secret
-        (root / "runs").mkdir(parents=True, exist_ok=True)
+        self.objects = objects if objects is not None else LocalObjectStore(root)
 
-    def run_file_path(self, run_pk: int, name: str) -> Path:
-        return self.root / "runs" / str(run_pk) / validate_file_name(name)
+    @staticmethod
+    def run_key(run_pk: int, name: str) -> str:
+        return f"runs/{run_pk}/{validate_file_name(name)}"
 
     # -- signing -----------------------------------------------------------------------
     # A URL minted for a user carries `u=<user id>`, signed with the rest: the route checks
@@ -73,24 +74,6 @@ class Blobs:
             return "invalid storage URL signature"
         return None
 
-    # -- bytes ---------------------------------------------------------------------------
-    def write(self, run_pk: int, name: str, data: bytes) -> tuple[int, str]:
-        """Write atomically (temp file + rename); returns (size, base64 md5)."""
-        target = self.run_file_path(run_pk, name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return len(data), base64.b64encode(hashlib.md5(data).digest()).decode()
-
     def delete_run(self, run_pk: int) -> None:
-        import shutil
-
-        shutil.rmtree(self.root / "runs" / str(run_pk), ignore_errors=True)
+        """Delete a deleted run's files (its artifacts' blobs are the artifacts' to delete)."""
+        self.objects.delete_prefix(f"runs/{run_pk}/")

@@ -1,8 +1,8 @@
 """The server's data directory: database, file bytes, signing secret and the admin key.
 
-Layout: `liberry.db` (SQLite, unless a database URL names PostgreSQL), `files/` (run files),
-and, mode 0600: `secret` (signs storage
-URLs), `key_secret` (keys the API-key hashes) and `api_key` (the first admin's key).
+Layout: `liberry.db` (SQLite, unless a database URL names PostgreSQL), `files/` (run files
+and artifact blobs, unless a storage URL names an S3 bucket), and, mode 0600: `secret` (signs
+storage URLs), `key_secret` (keys the API-key hashes) and `api_key` (the first admin's key).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .blobs import Blobs
+from .objectstore import StorageError, open_object_store
 from .store import Store
 from .store.db import sqlite_url
 from .store.urls import DatabaseUrlError, normalize_database_url
@@ -45,9 +46,14 @@ class DataDir:
     created_key: bool  # True when the key was made now, so the caller prints it once
 
     @classmethod
-    def open(cls, path: Path, database_url: str | None = None) -> DataDir:
+    def open(
+        cls, path: Path, database_url: str | None = None, storage_url: str | None = None
+    ) -> DataDir:
+        """Open (creating on first use) the data dir; `storage_url` (`s3://bucket/prefix`)
+        keeps file bytes in a bucket instead of `files/`. The storage is checked first."""
         path = path.expanduser().resolve()
         path.mkdir(parents=True, exist_ok=True)
+        objects = open_object_store(storage_url, path / "files")
         secret = _private_secret(path / "secret")
         # Separate from the URL-signing secret: either can be replaced without the other.
         key_secret = _private_secret(path / "key_secret")
@@ -64,33 +70,41 @@ class DataDir:
                 created = True
         if created:
             _write_private(key_file, key + "\n")
-        return cls(path, store, Blobs(path / "files", secret), key, created)
+        return cls(path, store, Blobs(path / "files", secret, objects), key, created)
 
     @classmethod
-    def attach(cls, path: Path, database_url: str | None = None) -> DataDir:
+    def attach(
+        cls, path: Path, database_url: str | None = None, storage_url: str | None = None
+    ) -> DataDir:
         """The data dir another process already opened: what a `--workers` process uses.
 
         No bootstrap and no key file written: the parent did both before starting workers
         (and printed the key once). Migration still runs, as a no-op under its lock."""
         path = path.expanduser().resolve()
+        objects = open_object_store(storage_url, path / "files")
         secret = _private_secret(path / "secret")
         store = Store(_url(path, database_url), key_secret=_private_secret(path / "key_secret"))
         key_file = path / "api_key"
         key = key_file.read_text().strip() if key_file.exists() else ""
-        return cls(path, store, Blobs(path / "files", secret), key, False)
+        return cls(path, store, Blobs(path / "files", secret, objects), key, False)
 
 
 class DataDirError(Exception):
     """The data dir or its database cannot be opened; the message is one line, for a CLI."""
 
 
-def open_data_dir(path: Path, database_url: str | None = None) -> DataDir:
-    """`DataDir.open`, with what a person can fix (bad URL, database down, no permission)
-    turned into a one-line `DataDirError` instead of a traceback."""
+def open_data_dir(
+    path: Path, database_url: str | None = None, storage_url: str | None = None
+) -> DataDir:
+    """`DataDir.open`, with what a person can fix (bad URL, database down, no permission,
+    missing bucket, refused credentials) turned into a one-line `DataDirError` instead of a
+    traceback."""
     from sqlalchemy.exc import DBAPIError, NoSuchModuleError
 
     try:
-        return DataDir.open(path, database_url)
+        return DataDir.open(path, database_url, storage_url)
+    except StorageError as exc:
+        raise DataDirError(f"storage: {exc}") from None
     except DatabaseUrlError as exc:
         raise DataDirError(str(exc)) from None
     except NoSuchModuleError as exc:

@@ -2,7 +2,8 @@
 
 uvicorn starts each worker process by importing `liberry.server.factory:make_app` and calling
 it: an app object cannot cross the process boundary. The CLI passes its settings in the
-environment (`LIBERRY_DATA_DIR`, `LIBERRY_DATABASE_URL`, `LIBERRY_HEARTBEAT_TIMEOUT`), opens
+environment (`LIBERRY_DATA_DIR`, `LIBERRY_DATABASE_URL`, `LIBERRY_STORAGE`,
+`LIBERRY_HEARTBEAT_TIMEOUT`), opens
 the data dir first (migration, first-run admin and key), then starts the workers.
 """
 
@@ -23,18 +24,27 @@ __all__ = ["WORKER_HEADER", "make_app", "worker_env"]
 WORKER_HEADER = b"x-liberry-worker"
 
 
-def worker_env(data_dir: Path, database_url: str | None, heartbeat_timeout_s: float) -> None:
+def worker_env(
+    data_dir: Path,
+    database_url: str | None,
+    heartbeat_timeout_s: float,
+    storage_url: str | None = None,
+) -> None:
     """Put the settings `make_app` reads into this process's environment (workers inherit it)."""
     os.environ["LIBERRY_DATA_DIR"] = str(data_dir)
     if database_url:
         os.environ["LIBERRY_DATABASE_URL"] = database_url
+    # Always set (empty = files under the data dir): every worker uses the parent's storage.
+    os.environ["LIBERRY_STORAGE"] = storage_url or ""
     os.environ["LIBERRY_HEARTBEAT_TIMEOUT"] = repr(heartbeat_timeout_s)
 
 
 def make_app() -> ASGIApp:
     """One worker's app: its own engine and pool over the shared database and files."""
     data = DataDir.attach(
-        Path(os.environ["LIBERRY_DATA_DIR"]), os.environ.get("LIBERRY_DATABASE_URL") or None
+        Path(os.environ["LIBERRY_DATA_DIR"]),
+        os.environ.get("LIBERRY_DATABASE_URL") or None,
+        os.environ.get("LIBERRY_STORAGE") or None,
     )
     timeout = float(os.environ.get("LIBERRY_HEARTBEAT_TIMEOUT", "300"))
     return _TagWorker(create_app(data.store, data.blobs, heartbeat_timeout_s=timeout))

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import wandb
 
+from tests.stored_objects import blob_digests, object_keys, read_object, unfinished_uploads
 from tests.wire import Wire
 
 from .conftest import WandbClient
@@ -159,8 +160,8 @@ def test_identical_file_in_two_artifacts_is_stored_once(
     data = api.artifact(_path(wandb_client, "ds:v1")).manifest.entries["data.txt"]
     assert weights.digest == data.digest
     md5 = hashlib.md5(("hello " * 25).encode()).hexdigest()
-    stored = [p for p in _blob_root(wandb_client).rglob(md5)]
-    assert len(stored) == 1  # ds v0, ds v1 and clf v0 share one blob
+    stored = [k for k in object_keys(wandb_client.server) if k.endswith(md5)]
+    assert stored == [f"artifacts/{md5[:2]}/{md5}"]  # ds v0, ds v1 and clf v0 share one blob
 
 
 def test_api_artifact_download_files_and_sizes(
@@ -284,22 +285,16 @@ with wandb.init(project=sys.argv[1]) as run:
     assert "dataset" in res.result or "type" in res.result
 
 
-def _blob_root(client: WandbClient) -> Path:
-    return client.server.data_dir / "files" / "artifacts"
-
-
 def _blob_digests(client: WandbClient) -> set[str]:
-    root = _blob_root(client)
-    return {p.name for p in root.glob("??/*") if p.is_file()}
+    return blob_digests(client.server)
 
 
 def test_blob_store_has_no_leftover_temp_files(
     wandb_client: WandbClient, logged: dict[str, Any]
 ) -> None:
-    leftovers = list((_blob_root(wandb_client) / ".incoming").iterdir())
-    assert leftovers == []
+    assert unfinished_uploads(wandb_client.server) == []
     for name in _blob_digests(wandb_client):  # every blob is named by its content
-        data = next(_blob_root(wandb_client).glob(f"??/{name}")).read_bytes()
+        data = read_object(wandb_client.server, f"artifacts/{name[:2]}/{name}")
         assert hashlib.md5(data).hexdigest() == name, json.dumps(name)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import socket
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -14,6 +13,7 @@ import requests
 
 from liberry.server import ServerHandle
 from tests.artifact_wire import Upload
+from tests.stored_objects import blob_digests, unfinished_uploads
 from tests.wire import Wire
 
 LOOKUP = """
@@ -40,10 +40,6 @@ def _lookup(up: Upload, name: str) -> dict | None:
     return found["project"]["artifact"]
 
 
-def _blobs(server: ServerHandle) -> Path:
-    return server.data_dir / "files" / "artifacts"
-
-
 def test_full_upload_commits_v0_and_a_second_commit_is_harmless(
     wire: Wire, project_name: str
 ) -> None:
@@ -66,7 +62,7 @@ def test_digest_mismatch_is_refused_and_nothing_is_stored(
     r = wire.http.put(url, data=b"not the declared bytes", auth=None)
     assert r.status_code == 400
     assert "digest mismatch" in r.json()["error"]
-    assert not list(_blobs(server).glob(f"??/{hashlib.md5(b'not the declared bytes').hexdigest()}"))
+    assert hashlib.md5(b"not the declared bytes").hexdigest() not in blob_digests(server)
     up.put_manifest()
     message = wire.gql_error(
         "mutation ($id: ID!) { commitArtifact(input: {artifactID: $id}) { artifact { id } } }",
@@ -85,8 +81,7 @@ def test_interrupted_upload_leaves_no_blob_and_no_committed_artifact(
     url = up.declare_files()["big.bin"]
     assert url is not None
     parts = urlsplit(url)
-    incoming = _blobs(server) / ".incoming"
-    before = set(incoming.iterdir())  # other tests' uploads share the session server
+    before = set(unfinished_uploads(server))  # other tests' uploads share the session server
     # Announce the whole body, send a tenth of it, and hang up (a client killed mid-upload).
     with socket.create_connection((parts.hostname, parts.port)) as sock:
         head = (
@@ -96,10 +91,11 @@ def test_interrupted_upload_leaves_no_blob_and_no_committed_artifact(
         sock.sendall(head + payload[: len(payload) // 10])
     md5 = hashlib.md5(payload).hexdigest()
     deadline = time.monotonic() + 15
-    while set(incoming.iterdir()) - before and time.monotonic() < deadline:
+    while set(unfinished_uploads(server)) - before and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not set(incoming.iterdir()) - before  # the partial temp file is gone
-    assert not list(_blobs(server).glob(f"??/{md5}"))
+    # The partial temp file (or, on S3, the open multipart upload) is gone.
+    assert not set(unfinished_uploads(server)) - before
+    assert md5 not in blob_digests(server)
     up.put_manifest()
     message = wire.gql_error(
         "mutation ($id: ID!) { commitArtifact(input: {artifactID: $id}) { artifact { id } } }",

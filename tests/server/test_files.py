@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
+import hashlib
+import socket
+import time
+from urllib.parse import urlsplit
+
 import requests
 
 from liberry.server import ServerHandle
+from tests.stored_objects import object_keys, unfinished_uploads
 from tests.wire import Wire
 
 CREATE = """
@@ -88,3 +96,74 @@ def test_create_run_files_for_unknown_run(server: ServerHandle, project_name: st
         CREATE, {"entity": "admin", "project": project_name, "run": "ghost", "files": ["a"]}
     )
     assert "not found" in msg
+
+
+def _upload_url(w: Wire, project: str, name: str) -> str:
+    w.upsert("admin", project, "r")
+    created = w.gql(CREATE, {"entity": "admin", "project": project, "run": "r", "files": [name]})
+    url: str = created["createRunFiles"]["files"][0]["uploadUrl"]
+    return url
+
+
+def _stored(w: Wire, project: str, name: str) -> dict | None:
+    found = w.gql(FILES, {"p": project, "n": "r", "names": [name]})["project"]["run"]
+    edges = found["files"]["edges"]
+    return edges[0]["node"] if edges and edges[0]["node"]["sizeBytes"] else None
+
+
+def test_a_large_file_streams_in_and_out_with_its_md5(
+    server: ServerHandle, project_name: str
+) -> None:
+    w = Wire(server.url, server.api_key)
+    payload = b"".join(hashlib.sha256(str(i).encode()).digest() for i in range(24 * 32768))
+    url = _upload_url(w, project_name, "ckpt/model.bin")  # 24 MiB: a multipart upload on S3
+    assert requests.put(url, data=payload, timeout=120).status_code == 200
+    node = _stored(w, project_name, "ckpt/model.bin")
+    assert node is not None and node["sizeBytes"] == len(payload)
+    assert base64.b64decode(node["md5"]) == hashlib.md5(payload).digest()
+    with requests.get(node["directUrl"], stream=True, timeout=120) as r:
+        got = hashlib.md5()
+        for chunk in r.iter_content(1 << 20):
+            got.update(chunk)
+    assert got.digest() == hashlib.md5(payload).digest()
+    assert any(k.endswith("/ckpt/model.bin") for k in object_keys(server))
+
+
+def test_gzip_uploads_are_stored_decompressed_and_bad_gzip_stores_nothing(
+    server: ServerHandle, project_name: str
+) -> None:
+    w = Wire(server.url, server.api_key)
+    text = b"line of output\n" * 50_000
+    url = _upload_url(w, project_name, "output.log")
+    r = requests.put(
+        url, data=gzip.compress(text), headers={"Content-Encoding": "gzip"}, timeout=30
+    )
+    assert r.status_code == 200, r.text
+    node = _stored(w, project_name, "output.log")
+    assert node is not None and requests.get(node["directUrl"], timeout=30).content == text
+    url = _upload_url(w, project_name, "broken.log")
+    for body, reason in [(b"not gzip at all", "not valid gzip"), (gzip.compress(text)[:-9], "")]:
+        r = requests.put(url, data=body, headers={"Content-Encoding": "gzip"}, timeout=30)
+        assert r.status_code == 400 and reason in r.json()["error"], r.text
+    assert _stored(w, project_name, "broken.log") is None
+    assert not any(k.endswith("/broken.log") for k in object_keys(server))
+
+
+def test_an_interrupted_upload_stores_nothing(server: ServerHandle, project_name: str) -> None:
+    w = Wire(server.url, server.api_key)
+    url = _upload_url(w, project_name, "cut.bin")
+    parts = urlsplit(url)
+    before = set(unfinished_uploads(server))  # other tests' uploads share the session server
+    size = 20 << 20
+    with socket.create_connection((parts.hostname, parts.port)) as sock:
+        head = (
+            f"PUT {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            f"Content-Length: {size}\r\n\r\n"
+        ).encode()
+        sock.sendall(head + b"x" * (size // 2))  # half the body, then hang up
+    deadline = time.monotonic() + 15
+    while set(unfinished_uploads(server)) - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not set(unfinished_uploads(server)) - before
+    assert not any(k.endswith("/cut.bin") for k in object_keys(server))
+    assert _stored(w, project_name, "cut.bin") is None

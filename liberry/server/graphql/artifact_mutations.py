@@ -8,6 +8,7 @@ failing one changes nothing. Blob deletions wait until that transaction has comm
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..store import artifact_changes as changes
@@ -102,17 +103,21 @@ class ArtifactMutationFields:
         storage = storage_of(ctx)
         rows: dict[int, dict[str, Any]] = {}
         edges: list[dict[str, Any]] = []
+        files = []
         for item in input.get("artifactFiles") or []:
             pk = artifact_pk(item.get("artifactID"))
             row = rows.get(pk) or rows.setdefault(pk, ctx.access.artifact(pk))
             if row["state"] != store.PENDING:
                 raise StoreError("files can only be added to an artifact that is not committed")
             name = item.get("name") or ""
-            md5_hex = b64_md5_to_hex(item.get("md5") or "", f"file {name!r}")
-            # Stored already (by this or any artifact): no upload, as W&B signals it.
+            files.append((pk, row, name, b64_md5_to_hex(item.get("md5") or "", f"file {name!r}")))
+        # Stored already (by this or any artifact): no upload, as W&B signals it. Asked of
+        # storage at once: on S3, one HEAD per file, concurrently.
+        stored = storage.present(md5_hex for _, _, _, md5_hex in files)
+        for pk, row, name, md5_hex in files:
             url = (
                 None
-                if storage.has(md5_hex)
+                if md5_hex in stored
                 else ctx.absolute(storage.upload_file_path(pk, md5_hex, name, ctx.user["id"]))
             )
             edges.append(
@@ -142,12 +147,15 @@ class ArtifactMutationFields:
     def commitArtifact(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         ctx = _ctx(info)
         storage = storage_of(ctx)
-        row = changes.commit(
-            ctx.conn,
-            _artifact(ctx, input.get("artifactID"))["id"],
-            lambda md5: storage.blob_path(md5).read_bytes(),
-            storage.has,
-        )
+        row = _artifact(ctx, input.get("artifactID"))
+        read_manifest: Callable[[str], bytes] = storage.read
+        has_blob: Callable[[str], bool] = storage.has
+        if row["state"] == store.PENDING and row.get("manifest_md5"):
+            # Every file the manifest names, asked of storage at once (S3: concurrently).
+            manifest = storage.read(row["manifest_md5"])
+            stored = storage.present(changes.stored_file_md5s(manifest))
+            read_manifest, has_blob = (lambda _md5: manifest), stored.__contains__
+        row = changes.commit(ctx.conn, row["id"], read_manifest, has_blob)
         return {"artifact": ArtifactObj(row), "clientMutationId": input.get("clientMutationId")}
 
     def useArtifact(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:

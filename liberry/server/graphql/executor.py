@@ -182,7 +182,12 @@ class GraphQLService:
                 tx.commit()
                 after_commit = ctx.memo.get("after_commit", [])
         for hook in after_commit:
-            hook()
+            try:
+                hook()
+            except Exception:
+                # Deleting stored bytes (S3 unreachable, say) after the rows are gone: the
+                # answer stands; the bytes are orphaned, not the data corrupt.
+                log.exception("clean-up after a committed mutation failed; bytes may remain")
         out: dict[str, Any] = {"data": result.data}
         if result.errors:
             out["errors"] = [_format(e) for e in result.errors]

@@ -5,6 +5,7 @@ stored blobs are still in use. Creating and reading versions is `artifacts.py`'s
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -101,6 +102,18 @@ def commit(
     if row["run_id"] is not None:
         record_usage(conn, pk, row["run_id"], "output")
     return require_artifact(conn, pk)
+
+
+def stored_file_md5s(raw_manifest: bytes) -> list[str]:
+    """The md5 (hex) of every file a manifest says was uploaded (references aside), so the
+    caller can ask storage about all of them at once before `commit`; an entry whose digest
+    does not parse is left out, for `commit` to refuse by name."""
+    found = []
+    for name, entry in _manifest_entries(raw_manifest).items():
+        if not entry.get("ref"):
+            with contextlib.suppress(StoreError):
+                found.append(b64_md5_to_hex(str(entry.get("digest") or ""), name))
+    return found
 
 
 def _manifest_entries(raw: bytes) -> dict[str, dict[str, Any]]:
