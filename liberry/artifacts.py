@@ -164,7 +164,7 @@ class Artifact:
     def _run(self, node: dict[str, Any]) -> Run:
         project = node["project"]
         path = RunPath(project["entityName"], project["name"], node["name"])
-        return self._session.links.run(self._session, path)
+        return self._session.links.run(self._session, path, node)
 
     def lineage(self, depth: int | None = None, direction: str = "both") -> Lineage:
         """The runs and versions upstream (`direction="upstream"`: what it was made from),

@@ -405,13 +405,19 @@ class Run(ProjectResource):
         return hash(tuple(self.path))
 
 
-def load_run(session: Session, path: RunPath) -> Run:
-    """The run at `path`, fetched now (one request; `NotFoundError` when it does not exist)
-    and kept in the session's cache until `Api.flush()`."""
+def load_run(session: Session, path: RunPath, attrs: Mapping[str, Any] | None = None) -> Run:
+    """The run at `path`, kept in the session's cache until `Api.flush()`: built from `attrs`
+    (every `RunFull` field, read by the caller's own query) or fetched now (one request;
+    `NotFoundError` when it does not exist)."""
     key = ("run", *path)
     cached = session.cache.get(key)
     if not isinstance(cached, Run):
-        cached = session.cache[key] = Run(session, *path).load()
+        if attrs is None:
+            cached = Run(session, *path).load()
+        else:
+            cached = Run(session, *path)
+            cached._set_attrs(attrs, full=True)
+        session.cache[key] = cached
     return cached
 
 

@@ -8,7 +8,7 @@ import only each other, downwards, and never `liberry.api`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
@@ -28,10 +28,11 @@ __all__ = ["Links", "Session", "SessionOwner", "session_of"]
 @dataclass(frozen=True)
 class Links:
     """Loaders for the resources a lower resource module returns but cannot import: `run`
-    (for `Artifact.logged_by`) and `sweep` (for `Run.sweep`). Each fetches once and caches
-    in the session, as `Api.run` and `Api.sweep` do."""
+    (for `Artifact.logged_by` / `used_by`: built from the attributes the caller's query read,
+    else fetched) and `sweep` (for `Run.sweep`). Each caches in the session, as `Api.run` and
+    `Api.sweep` do."""
 
-    run: Callable[[Session, RunPath], Run]
+    run: Callable[[Session, RunPath, Mapping[str, Any] | None], Run]
     sweep: Callable[[Session, SweepPath], Sweep]
 
 

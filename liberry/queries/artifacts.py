@@ -6,7 +6,7 @@ W&B's own field names throughout, except `Artifact.lineage` (liberry's one-reque
 from __future__ import annotations
 
 from ..operation import Operation
-from .fragments import PAGE_INFO
+from .fragments import PAGE_INFO, RUN_FULL, RUN_LEAN
 
 ARTIFACT_FIELDS = """
 fragment ArtifactFields on Artifact {
@@ -216,9 +216,10 @@ query {name}($entity: String!, $project: String!, $run: String!, $cursor: String
 RUN_OUTPUT_ARTIFACTS = _run_artifacts("RunOutputArtifacts", "outputArtifacts")
 RUN_INPUT_ARTIFACTS = _run_artifacts("RunInputArtifacts", "inputArtifacts")
 
+# Every field `Run` keeps, so the runs around an artifact need no request of their own.
 RUN_REF = """
 fragment RunRef on Run {
-  name
+  ...RunFull
   project {
     name
     entityName
@@ -241,6 +242,8 @@ query ArtifactCreatedBy($id: ID!) {
 }
 """,
     RUN_REF,
+    RUN_FULL,
+    RUN_LEAN,
 )
 
 ARTIFACT_USED_BY = Operation.build(
@@ -259,6 +262,8 @@ query ArtifactUsedBy($id: ID!) {
 }
 """,
     RUN_REF,
+    RUN_FULL,
+    RUN_LEAN,
 )
 
 # liberry only: the whole graph around a version, resolved by one recursive query.

@@ -125,6 +125,29 @@ def test_logged_by_used_by_and_run_artifacts(api: liberry.Api, seeded: Any) -> N
     assert sorted(a.name for a in run1.used_artifacts()) == ["ds:v0", "stage-0:v0"]
 
 
+def test_used_by_is_one_request_for_many_runs(
+    api: liberry.Api, server: ServerHandle, entity: str
+) -> None:
+    """The runs around a version come with their fields: no request per run (was N + 1)."""
+    wire = Wire(server.url, server.api_key)
+    project = unique("used-by")
+    made = wire.upsert(entity, project, "maker", config={"lr": 0.1})
+    art = Upload(wire, entity, project, made["bucket"]["name"], "ds", "dataset", {"a": b"a"}).log()
+    readers = [wire.upsert(entity, project, f"reader-{i}")["bucket"]["name"] for i in range(5)]
+    for name in readers:
+        use(wire, entity, project, name, art.artifact_id)
+    version = api.artifact(f"{entity}/{project}/ds:v0")
+    before = sum(api.client.operation_counts.values())
+    users = version.used_by()
+    maker = version.logged_by()
+    assert sum(api.client.operation_counts.values()) - before == 2
+    assert sorted(r.id for r in users) == sorted(readers)
+    assert maker is not None and maker.config == {"lr": 0.1}
+    assert all(r.state and r.url for r in users)  # full runs, read with the one request
+    assert sum(api.client.operation_counts.values()) - before == 2
+    assert api.run(f"{entity}/{project}/reader-0") is next(r for r in users if r.id == "reader-0")
+
+
 def _count_requests(api: liberry.Api) -> list[str]:
     sent: list[str] = []
     api.client.session.hooks["response"].append(lambda r, *a, **k: sent.append(r.request.url))
