@@ -300,7 +300,7 @@ def _store_upload(store: Store, blobs: Blobs, run_pk: int, name: str, data: byte
         if runs.get_run_by_pk(conn, run_pk) is None:
             raise NotFound("the run of this upload URL no longer exists")
     size, md5 = blobs.write(run_pk, name, data)
-    with store.write() as conn:
+    with store.run_write() as conn:  # this run's rows only, under its row lock
         run_files.record_upload(conn, run_pk, name, size, md5, mimetypes.guess_type(name)[0])
 
 

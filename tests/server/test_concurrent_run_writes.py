@@ -58,7 +58,7 @@ def test_concurrent_file_streams_and_writes_lose_nothing(store: Store) -> None:
             start.wait()
             for c in range(CHUNKS):
                 apply_chunk(store, "admin", "p", names[run], _chunk(run, c))
-        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+        except BaseException as exc:  # reported by the test below
             errors.append(exc)
 
     def other_writes() -> None:
@@ -75,7 +75,7 @@ def test_concurrent_file_streams_and_writes_lose_nothing(store: Store) -> None:
                         conn, project_id, pk=None, name=names[i % RUNS], user_id=None,
                         fields={"config": config},
                     )
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=stream, args=(r,)) for r in range(RUNS) for _ in (0, 1)]

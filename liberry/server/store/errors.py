@@ -9,3 +9,9 @@ class StoreError(ValueError):
 
 class NotFound(StoreError):
     """The named entity, project, run or file does not exist."""
+
+
+class NeedsPlainWrite(Exception):
+    """Raised inside a run write (`Store.run_write`) that found it must do more than change
+    rows of one existing, locked run (create a project or run, hand a sweep's run over...):
+    the caller rolls it back and does the whole operation again as a plain write."""

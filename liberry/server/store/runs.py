@@ -51,8 +51,14 @@ def get_run(
     return dict(row) if row else None
 
 
-def get_run_by_pk(conn: Connection, pk: int) -> dict[str, Any] | None:
-    row = conn.execute(_base_select().where(t.runs.c.id == pk)).mappings().first()
+def get_run_by_pk(
+    conn: Connection, pk: int, *, for_update: bool = False
+) -> dict[str, Any] | None:
+    """The run with primary key `pk`, or None; `for_update` as in `get_run`."""
+    stmt = _base_select().where(t.runs.c.id == pk)
+    if for_update:
+        stmt = stmt.with_for_update(of=t.runs)
+    row = conn.execute(stmt).mappings().first()
     return dict(row) if row else None
 
 
