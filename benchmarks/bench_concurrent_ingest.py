@@ -214,8 +214,9 @@ def drive(label: str, workdir: Path, args: argparse.Namespace, *,
           database_url: str | None, workers: int) -> Outcome:
     """Start a server, run the load, stop it, verify; the figures."""
     out = Outcome(label)
-    data_dir = workdir / f"data-{label.split()[0].lower()}"
-    timings = workdir / f"timings-{label.split()[0].lower()}.tsv"
+    slug = label.split(",")[0].lower()
+    data_dir = workdir / f"data-{slug}"
+    timings = workdir / f"timings-{slug}.tsv"
     server, url, key = C.liberry_server(
         data_dir, database_url=database_url, extra_args=["--workers", str(workers)],
         env={"LIBERRY_TIMINGS": str(timings)})
@@ -233,7 +234,7 @@ def drive(label: str, workdir: Path, args: argparse.Namespace, *,
         t0 = time.perf_counter()
         procs: list[tuple[subprocess.Popen[str], C.RssSampler]] = []
         for p, first in enumerate(range(0, args.runs, per_proc)):
-            wdir = workdir / f"{label.split()[0].lower()}-p{p}"
+            wdir = workdir / f"{slug}-p{p}"
             wdir.mkdir(exist_ok=True)
             proc = subprocess.Popen(
                 [sys.executable, str(script), ENTITY, PROJECT, nonce, str(first),
