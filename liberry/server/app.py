@@ -310,6 +310,9 @@ def _crash_watcher(store: Store, timeout_s: float, stop: threading.Event) -> Non
     while not stop.wait(interval):
         cutoff = (datetime.now(UTC) - timedelta(seconds=timeout_s)).strftime("%Y-%m-%dT%H:%M:%S.%f")
         try:
+            with store.read() as conn:  # usually none: no write lock every interval
+                if not runs.any_stale(conn, cutoff):
+                    continue
             with store.write() as conn:
                 count = runs.mark_crashed(conn, cutoff)
             if count:

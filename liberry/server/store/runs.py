@@ -261,6 +261,17 @@ def run_keys(conn: Connection, project_id: int, sample: int = 2000) -> tuple[lis
     return sorted(config_keys), sorted(summary_keys)
 
 
+def any_stale(conn: Connection, older_than: str) -> bool:
+    """Whether some run is still `running` with its last heartbeat before `older_than`: a
+    read, so the crash watcher takes the write lock only when there is a run to mark."""
+    stale = (
+        select(t.runs.c.id)
+        .where(t.runs.c.state == "running", t.runs.c.heartbeat_at < older_than)
+        .limit(1)
+    )
+    return conn.execute(stale).first() is not None
+
+
 def mark_crashed(conn: Connection, older_than: str) -> int:
     """Runs still `running` whose last heartbeat is before `older_than` become `crashed`."""
     result = conn.execute(
