@@ -533,50 +533,31 @@ class ServerProcess:
 # --------------------------------------------------------------------------- liberry
 
 
-def liberry_server(
-    data_dir: Path,
-    *,
-    port: int | None = None,
-    log_path: Path | None = None,
-    extra_args: Sequence[str] = (),
-) -> tuple[ServerProcess, str, str]:
+def liberry_server(data_dir: Path, *, port: int | None = None,
+                   log_path: Path | None = None,
+                   extra_args: Sequence[str] = (),
+                   database_url: str | None = None,
+                   env: dict[str, str] | None = None) -> tuple[ServerProcess, str, str]:
     """A (not yet started) `python -m liberry.cli server` subprocess over `data_dir`.
 
     Returns (process, base_url, api_key). The data dir is opened (created, bootstrapped) here,
-    so the admin key in `data_dir/api_key` exists before the server starts.
+    so the admin key in `data_dir/api_key` exists before the server starts. `database_url`
+    (PostgreSQL) is passed on as `--database-url`; `env` is added to the server's environment.
     """
     from liberry.server.datadir import DataDir
 
-    data = DataDir.open(data_dir)
+    data = DataDir.open(data_dir, database_url)
     key = data.api_key
     data.store.close()
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "liberry.cli",
-        "server",
-        "--data-dir",
-        str(data_dir),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        *extra_args,
-    ]
-    proc = ServerProcess(
-        "liberry server",
-        cmd,
-        health_url=f"{url}/healthz",
-        log_path=log_path or data_dir / "server.log",
-        env=env,
-        cwd=ROOT,
-    )
+    env = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(
+        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    database = ["--database-url", database_url] if database_url else []
+    cmd = [sys.executable, "-m", "liberry.cli", "server", "--data-dir", str(data_dir),
+           "--host", "127.0.0.1", "--port", str(port), *database, *extra_args]
+    proc = ServerProcess("liberry server", cmd, health_url=f"{url}/healthz",
+                         log_path=log_path or data_dir / "server.log", env=env, cwd=ROOT)
     return proc, url, key
 
 

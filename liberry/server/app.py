@@ -45,6 +45,7 @@ from .store import Store, runs
 from .store import files as run_files
 from .store.errors import NotFound, StoreError
 from .store.filters import FilterError
+from .timings import timing_middleware
 
 log = logging.getLogger("liberry.server")
 
@@ -216,7 +217,7 @@ def create_app(
             md5 = base64.b64encode(bytes.fromhex(stored.md5_hex)).decode()
 
             def record() -> None:
-                with store.write() as conn:
+                with store.run_write() as conn:  # this run's rows only, under its row lock
                     run_files.record_upload(
                         conn, run_pk, name, stored.size, md5, mimetypes.guess_type(name)[0]
                     )
@@ -330,7 +331,10 @@ def create_app(
     return Starlette(
         routes=routes,
         # Level 1: a 7 MB history response costs 30 ms instead of 500 ms at the default 9.
-        middleware=[Middleware(GZipMiddleware, minimum_size=2048, compresslevel=1)],
+        middleware=[
+            *timing_middleware(),  # LIBERRY_TIMINGS=path only: per-request durations
+            Middleware(GZipMiddleware, minimum_size=2048, compresslevel=1),
+        ],
         lifespan=lifespan,
     )
 
@@ -359,6 +363,9 @@ def _crash_watcher(store: Store, timeout_s: float, stop: threading.Event) -> Non
     while not stop.wait(interval):
         cutoff = (datetime.now(UTC) - timedelta(seconds=timeout_s)).strftime("%Y-%m-%dT%H:%M:%S.%f")
         try:
+            with store.read() as conn:  # usually none: no write lock every interval
+                if not runs.any_stale(conn, cutoff):
+                    continue
             with store.write() as conn:
                 count = runs.mark_crashed(conn, cutoff)
             if count:

@@ -60,7 +60,9 @@ def apply_chunk(
     chunks = _validate(body)
     complete = bool(body.get("complete"))
     exitcode = body.get("exitcode")
-    with store.write() as conn:
+    # Only this run's rows change, under its row lock: file_streams of different runs commit
+    # side by side (PostgreSQL), each chunk still all or nothing.
+    with store.run_write() as conn:
         proj = projects.get_project(conn, entity, project)
         run = runs.get_run(conn, proj["id"], run_name, for_update=True) if proj else None
         if run is None:

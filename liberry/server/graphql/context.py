@@ -25,6 +25,9 @@ class RequestContext:
     blobs: Blobs
     # Per-request memo (e.g. project rows by id) so nested fields don't re-query.
     memo: dict[Any, Any] = field(default_factory=dict)
+    #: In a run write (`Store.run_write`, see executor.py): resolvers may change rows of one
+    #: existing run only, locked first, and raise `NeedsPlainWrite` for anything more.
+    run_write: bool = False
 
     @cached_property
     def access(self) -> Access:

@@ -16,6 +16,7 @@ from graphql import (
     DocumentNode,
     ExecutionContext,
     ExecutionResult,
+    FieldNode,
     GraphQLError,
     GraphQLScalarType,
     GraphQLSchema,
@@ -30,7 +31,8 @@ from graphql import (
 
 from ..blobs import Blobs
 from ..store import Store
-from ..store.errors import StoreError
+from ..store.db import RUN_WRITE
+from ..store.errors import NeedsPlainWrite, StoreError
 from . import limits
 from .context import RequestContext
 from .lean import LeanExecutionContext, never_awaitable
@@ -92,6 +94,9 @@ class GraphQLService:
         self._query_root = Query()
         self._mutation_root = Mutation()
         self._document = lru_cache(maxsize=512)(self._parse_and_validate)
+        # SQLite has one writer at a time whatever the mode: a run write there would only
+        # add a retry, so it stays a plain write.
+        self._run_writes = store.engine.dialect.name == "postgresql"
 
     def _parse_and_validate(self, text: str) -> DocumentNode | list[GraphQLError]:
         if len(text) > limits.MAX_QUERY_CHARS:
@@ -143,9 +148,19 @@ class GraphQLService:
                 else "the document has several operations: set operationName"
             )
             return {"data": None, "errors": [{"message": msg}]}
-        if operation.operation == OperationType.MUTATION:
-            return self._run(doc, variables, op_name, user, base_url, write=True)
-        return self._run(doc, variables, op_name, user, base_url, write=False)
+        if operation.operation != OperationType.MUTATION:
+            read = self._run(doc, variables, op_name, user, base_url, write=False)
+            assert read is not None  # only run writes give up
+            return read
+        if self._run_writes and _run_scoped(operation):
+            # First as a run write, side by side with file_stream; a resolver that must do
+            # more (create the run, say) gives up and the whole mutation runs again below.
+            done = self._run(doc, variables, op_name, user, base_url, write=RUN_WRITE)
+            if done is not None:
+                return done
+        result = self._run(doc, variables, op_name, user, base_url, write=True)
+        assert result is not None  # only run writes give up
+        return result
 
     def _run(
         self,
@@ -155,13 +170,17 @@ class GraphQLService:
         user: dict[str, Any],
         base_url: str,
         *,
-        write: bool,
-    ) -> dict[str, Any]:
-        opts = {"liberry_write": True} if write else {}
+        write: bool | str,
+    ) -> dict[str, Any] | None:
+        """Execute in one transaction: a read, a write, or (`write=RUN_WRITE`) a run write,
+        which returns None when a resolver raised NeedsPlainWrite (nothing is kept)."""
+        opts = {"liberry_write": write} if write else {}
         after_commit: list[Callable[[], None]] = []
         with self.store.engine.connect().execution_options(**opts) as conn:
             tx = conn.begin()
-            ctx = RequestContext(self.store, conn, user, base_url, self.blobs)
+            ctx = RequestContext(
+                self.store, conn, user, base_url, self.blobs, run_write=write == RUN_WRITE
+            )
             try:
                 result: ExecutionResult = execute(  # type: ignore[assignment]
                     self.schema,
@@ -178,6 +197,10 @@ class GraphQLService:
                 raise
             if write and result.errors:
                 tx.rollback()
+                if ctx.run_write and any(
+                    isinstance(e.original_error, NeedsPlainWrite) for e in result.errors
+                ):
+                    return None
             else:
                 tx.commit()
                 after_commit = ctx.memo.get("after_commit", [])
@@ -192,6 +215,20 @@ class GraphQLService:
         if result.errors:
             out["errors"] = [_format(e) for e in result.errors]
         return out
+
+
+#: Mutations that usually change one existing run's rows only: tried as run writes first.
+RUN_SCOPED_MUTATIONS = frozenset({"upsertBucket", "createRunFiles", "markRunFilesUploaded"})
+
+
+def _run_scoped(operation: OperationDefinitionNode) -> bool:
+    """One root field, of RUN_SCOPED_MUTATIONS (what wandb sends while a run is live)."""
+    fields = operation.selection_set.selections
+    return (
+        len(fields) == 1
+        and isinstance(fields[0], FieldNode)
+        and fields[0].name.value in RUN_SCOPED_MUTATIONS
+    )
 
 
 def _operation(doc: DocumentNode, name: str | None) -> OperationDefinitionNode | None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Connection
+
 from ..export_routes import ARROW_EXPORT_FEATURE
 from ..store import accounts, files, projects, runs
-from ..store.errors import NotFound, StoreError
+from ..store.errors import NeedsPlainWrite, NotFound, StoreError
 from ..store.util import decode_id
 from .artifact_mutations import ArtifactMutationFields
 from .artifacts import ArtifactQueryFields
@@ -105,10 +107,24 @@ def _run_pk(opaque: str) -> int:
 def _find_run(info: Info, entity: str, project: str, name: str) -> tuple[dict, dict]:
     ctx = ctx_of(info)
     proj = ctx.access.require_project(entity, project)
-    run = runs.get_run(ctx.conn, proj["id"], name)
+    run = runs.get_run(ctx.conn, proj["id"], name, for_update=ctx.run_write)
     if run is None:
         raise NotFound(f"run {entity}/{project}/{name} not found")
     return proj, run
+
+
+def _lock_updated_run(
+    conn: Connection, project_id: int, pk: int | None, input: dict[str, Any]
+) -> None:
+    """In a run write, lock the existing run upsertBucket updates; NeedsPlainWrite when it
+    would create one, or touch a sweep (link a run, or start one its controller handed out)."""
+    name = input.get("name")
+    if pk is not None:
+        run = runs.get_run_by_pk(conn, pk, for_update=True)
+    else:
+        run = runs.get_run(conn, project_id, name, for_update=True) if name else None
+    if run is None or input.get("sweep") is not None or run["state"] == "pending":
+        raise NeedsPlainWrite("upsertBucket creates a run or changes a sweep's")
 
 
 class Mutation(SweepMutations, ArtifactMutationFields, ViewMutations):
@@ -121,9 +137,13 @@ class Mutation(SweepMutations, ArtifactMutationFields, ViewMutations):
         else:
             entity = _entity_or_default(info, input.get("entityName"))
             ctx.access.writable_entity(entity)
-            project, _ = projects.upsert_project(
-                ctx.conn, entity, input.get("modelName") or DEFAULT_PROJECT, user_id=user_id
-            )
+            name = input.get("modelName") or DEFAULT_PROJECT
+            found = projects.get_project(ctx.conn, entity, name) if ctx.run_write else None
+            if ctx.run_write and found is None:
+                raise NeedsPlainWrite("upsertBucket creates a project")
+            project = found or projects.upsert_project(ctx.conn, entity, name, user_id=user_id)[0]
+        if ctx.run_write:
+            _lock_updated_run(ctx.conn, project["id"], pk, input)
         run, inserted = runs.upsert_run(
             ctx.conn, project["id"], pk=pk, name=input.get("name"), user_id=user_id, fields=input
         )

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from . import accounts
-from .db import create_store_engine, migrate, serialize_on
+from .db import RUN_WRITE, create_store_engine, migrate, serialize_on
 from .errors import NotFound, StoreError
 
 __all__ = ["NotFound", "Store", "StoreError"]
@@ -47,6 +47,16 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         with self.engine.connect().execution_options(liberry_write=True) as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def run_write(self) -> Iterator[Connection]:
+        """A write transaction that changes one existing run's rows only, and locks that
+        run's row (`runs.get_run(..., for_update=True)`) before writing: file_stream. On
+        PostgreSQL such transactions run concurrently with each other (see
+        `db.share_with_run_writers`); on SQLite it is `write()`."""
+        options = {"liberry_write": RUN_WRITE}
+        with self.engine.connect().execution_options(**options) as conn, conn.begin():
             yield conn
 
     def bootstrap(self, username: str = "admin") -> str | None:

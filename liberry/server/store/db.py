@@ -186,8 +186,12 @@ def create_store_engine(url: str) -> Engine:
             # artifact type...), relying on SQLite's one writer at a time. PostgreSQL's READ
             # COMMITTED lets two such transactions (two threads, or two --workers) both insert
             # and one fail on a unique key; this lock gives writes the same one-at-a-time
-            # order, across every process on the database. Reads stay concurrent.
-            if conn.get_execution_options().get("liberry_write", False):
+            # order, across every process on the database. Reads stay concurrent. Run writes
+            # (file_stream) hold it shared: they run side by side, never beside another write.
+            mode = conn.get_execution_options().get("liberry_write", False)
+            if mode == RUN_WRITE:
+                share_with_run_writers(conn)
+            elif mode:
                 serialize_on(conn)
 
     return engine
@@ -209,6 +213,24 @@ def serialize_on(conn: Connection) -> None:
     Every write transaction takes it too (see `create_store_engine`); it is re-entrant."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
+
+
+#: The `liberry_write` execution option of `Store.run_write` transactions.
+RUN_WRITE = "run"
+
+
+def share_with_run_writers(conn: Connection) -> None:
+    """Hold the store-wide lock in shared mode until this transaction ends (PostgreSQL).
+
+    For transactions that change rows of one existing run only, after locking that run's row
+    (`runs.get_run(..., for_update=True)`): history blocks, stream lines and value rows keyed
+    by the run, and the run's own row. Two of them on different runs touch no common row or
+    unique key, and two on one run queue on its row lock; so they need no order among
+    themselves, only against every other write (which holds the lock exclusively: a write that
+    reads a run, then updates it, still sees no file_stream in between). Such a transaction
+    must never take the exclusive lock itself: two of them upgrading would deadlock."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": PG_LOCK_KEY})
 
 
 def migrate(engine: Engine) -> int:

@@ -13,3 +13,9 @@ class NotFound(StoreError):
 
 class FilterError(StoreError):
     """A filter, order or cursor that cannot be used; the message says where and what to do."""
+
+
+class NeedsPlainWrite(Exception):
+    """Raised inside a run write (`Store.run_write`) that found it must do more than change
+    rows of one existing, locked run (create a project or run, hand a sweep's run over...):
+    the caller rolls it back and does the whole operation again as a plain write."""

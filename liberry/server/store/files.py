@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from . import tables as t
-from .errors import StoreError
+from .errors import NotFound, StoreError
 from .util import now_iso
 
 
@@ -54,6 +54,14 @@ def declare_files(conn: Connection, run_id: int, names: Sequence[str]) -> None:
 def record_upload(
     conn: Connection, run_id: int, name: str, size: int, md5: str, mimetype: str | None
 ) -> None:
+    """Record a landed upload; changes rows of this run only (fit for `Store.run_write`)."""
+    # The run's row lock orders this against other writes to the run (a run write on
+    # PostgreSQL); a run deleted since the upload URL was signed is refused.
+    locked = conn.execute(
+        select(t.runs.c.id).where(t.runs.c.id == run_id).with_for_update()
+    ).first()
+    if locked is None:
+        raise NotFound("the run of this upload URL no longer exists")
     values = {
         "size": size,
         "md5": md5,

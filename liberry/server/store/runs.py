@@ -51,8 +51,14 @@ def get_run(
     return dict(row) if row else None
 
 
-def get_run_by_pk(conn: Connection, pk: int) -> dict[str, Any] | None:
-    row = conn.execute(_base_select().where(t.runs.c.id == pk)).mappings().first()
+def get_run_by_pk(
+    conn: Connection, pk: int, *, for_update: bool = False
+) -> dict[str, Any] | None:
+    """The run with primary key `pk`, or None; `for_update` as in `get_run`."""
+    stmt = _base_select().where(t.runs.c.id == pk)
+    if for_update:
+        stmt = stmt.with_for_update(of=t.runs)
+    row = conn.execute(stmt).mappings().first()
     return dict(row) if row else None
 
 
@@ -253,6 +259,17 @@ def run_keys(conn: Connection, project_id: int, sample: int = 2000) -> tuple[lis
         _dotted_keys(unwrapped, "", config_keys)
         _dotted_keys(json.loads(summary_text or "{}"), "", summary_keys)
     return sorted(config_keys), sorted(summary_keys)
+
+
+def any_stale(conn: Connection, older_than: str) -> bool:
+    """Whether some run is still `running` with its last heartbeat before `older_than`: a
+    read, so the crash watcher takes the write lock only when there is a run to mark."""
+    stale = (
+        select(t.runs.c.id)
+        .where(t.runs.c.state == "running", t.runs.c.heartbeat_at < older_than)
+        .limit(1)
+    )
+    return conn.execute(stale).first() is not None
 
 
 def mark_crashed(conn: Connection, older_than: str) -> int:
