@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from .errors import ServerError
 from .operation import Operation
 from .run_frame import RunColumns
+from .run_frame_arrow import ExportDecoder
 from .session import Session, SessionOwner, session_of
 
 __all__ = ["ARROW_EXPORT_FEATURE", "fetch_columns", "supported"]
@@ -39,8 +40,6 @@ query ServerFeatures {
 )
 
 _ATTRIBUTE: Final = "_liberry_arrow_export"
-#: The stream's columns `RunColumns.add` takes, in its argument order (`tags` is not one).
-_COLUMNS: Final = ("id", "display_name", "state", "created_at", "config", "summary")
 
 
 def supported(owner: Session | SessionOwner) -> bool:
@@ -96,7 +95,7 @@ def fetch_columns(
     # Counted with the GraphQL operations, which tests and benchmarks read (one export, one
     # request); exports run one at a time, so the Counter needs no lock here.
     api.client.operation_counts["RunsArrow"] += 1
-    columns = RunColumns()
+    decoder = ExportDecoder()
     with response:
         kind = response.headers.get("Content-Type", "")
         if not kind.startswith(ARROW_MEDIA_TYPE):
@@ -109,5 +108,5 @@ def fetch_columns(
         response.raw.decode_content = True
         with pa.ipc.open_stream(response.raw) as reader:
             for batch in reader:
-                columns.add(*(batch.column(name).to_pylist() for name in _COLUMNS))
-    return columns
+                decoder.add(batch)
+    return decoder.finish()
