@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,21 +167,33 @@ def bench_transfer(srv: Server, entity: str, size: int, nfiles: int, tmp: Path) 
         WANDB_DIR=str(tmp), WANDB_CONFIG_DIR=str(tmp / "cfg"),
         WANDB_CACHE_DIR=str(tmp / "cache-up"), WANDB_DATA_DIR=str(tmp / "data"),
     )  # fmt: skip
-    with rss.phase("upload"):
+    cpu: dict[str, float] = {}  # the server's CPU seconds per phase: steadier than wall time
+
+    @contextlib.contextmanager
+    def measured(name: str) -> Iterator[None]:
+        before = _common.cpu_seconds(srv.proc.pid)
+        with rss.phase(name):
+            yield
+        cpu[name] = _common.cpu_seconds(srv.proc.pid) - before
+
+    with measured("upload"):
         up = _script(UPLOAD, env, str(src))
     env["WANDB_CACHE_DIR"] = str(tmp / "cache-down")  # empty: every byte over HTTP
-    with rss.phase("wandb download"):
+    with measured("wandb download"):
         down = _script(DOWNLOAD, env, str(tmp / "wandb-dl"), entity)
     api = liberry.Api(overrides={"base_url": srv.url}, api_key=srv.api_key)
-    with rss.phase("liberry download"):
+    with measured("liberry download"):
         t0 = time.perf_counter()
         api.artifact(f"{entity}/transfer/big:latest").download(tmp / "liberry-dl", progress=False)
         ours = time.perf_counter() - t0
     mb = size / 1e6
 
     def row(what: str, s: float, phase: str | None = None) -> list[Any]:
-        peak = f"{rss.phases[phase] / 1e6:.0f} MB" if phase else ""
-        return [what, fmt_s(s), f"{mb / s:.0f} MB/s", f"{raw / s:.0%}", peak]
+        if phase is None:
+            return [what, fmt_s(s), f"{mb / s:.0f} MB/s", f"{raw / s:.0%}", "", ""]
+        peak = f"{rss.phases[phase] / 1e6:.0f} MB"
+        per_mb = f"{cpu[phase] * 1000 / mb:.2f} ms/MB"
+        return [what, fmt_s(s), f"{mb / s:.0f} MB/s", f"{raw / s:.0%}", peak, per_mb]
 
     return [
         row("raw disk copy", raw),
@@ -277,7 +291,7 @@ def main() -> None:
             before = rss.sample()
             log(f"transfer of {size / 1e6:.0f} MB in {nfiles} files")
             print_table(
-                ["", "time", "throughput", "vs raw copy", "server RSS peak"],
+                ["", "time", "throughput", "vs raw copy", "server RSS peak", "server CPU"],
                 bench_transfer(srv, ENTITY, size, nfiles, Path(tmp) / "transfer"),
             )
             log(f"server RSS: {before / 1e6:.0f} MB before the transfers, peak "
