@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -23,6 +24,8 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,31 +34,51 @@ from _common import ROOT, fmt_s, log, print_table
 
 sys.path.insert(0, str(ROOT))
 
+ENTITY = "admin"  # the data dir's first user, whose key the server writes out
 
-def _peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+
+#: `python -m liberry.cli server`, with each GraphQL request counted: one byte appended to the
+#: file named first (the server runs in a process of its own, so its RSS is its own).
+COUNTING_SERVER = """
+import sys
+from liberry.server.graphql.executor import GraphQLService
+plain = GraphQLService.execute
+def counted(service, *args, **kwargs):
+    with open(sys.argv[1], "ab") as tally:
+        tally.write(b".")
+    return plain(service, *args, **kwargs)
+GraphQLService.execute = counted
+from liberry.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
 
 
 class Counter:
-    """Counts GraphQL requests the in-process server answers."""
+    """The GraphQL requests the server answered (wandb.Api's go through wandb-core, so only
+    the server sees them all)."""
 
-    def __init__(self) -> None:
-        from liberry.server.graphql.executor import GraphQLService
+    def __init__(self, tally: Path) -> None:
+        self.tally = tally
+        tally.touch()
+        self.base = 0
 
-        self.n = 0
-        original = GraphQLService.execute
+    @property
+    def n(self) -> int:
+        return self.tally.stat().st_size - self.base
 
-        def counted(service: Any, *args: Any, **kwargs: Any) -> Any:
-            self.n += 1
-            return original(service, *args, **kwargs)
-
-        GraphQLService.execute = counted  # type: ignore[method-assign]
+    @n.setter
+    def n(self, value: int) -> None:
+        self.base = self.tally.stat().st_size - value
 
 
-def bench_lineage(srv: Any, entity: str, hops: int, counter: Counter) -> list[list[Any]]:
+def start_server(data_dir: Path, counter: Counter) -> Server:
+    proc, url, key = _common.liberry_server(data_dir)  # opens the data dir, writes the key
+    proc.cmd[1:3] = ["-c", COUNTING_SERVER, str(counter.tally)]  # instead of -m liberry.cli
+    proc.start()
+    return Server(proc, url, key)
+
+
+def bench_lineage(srv: Server, entity: str, hops: int, counter: Counter) -> list[list[Any]]:
     import wandb
 
     import liberry
@@ -123,10 +146,11 @@ def _script(code: str, env: dict[str, str], *args: str) -> float:
     return float(next(ln[2:] for ln in out.stdout.splitlines() if ln.startswith("@@")))
 
 
-def bench_transfer(srv: Any, entity: str, size: int, nfiles: int, tmp: Path) -> list[list[Any]]:
+def bench_transfer(srv: Server, entity: str, size: int, nfiles: int, tmp: Path) -> list[list[Any]]:
     import liberry
     from tests.compat.conftest import QUIET_ENV
 
+    rss = srv.proc.rss
     src = tmp / "src"
     src.mkdir(parents=True)
     per = size // nfiles
@@ -143,37 +167,54 @@ def bench_transfer(srv: Any, entity: str, size: int, nfiles: int, tmp: Path) -> 
         WANDB_DIR=str(tmp), WANDB_CONFIG_DIR=str(tmp / "cfg"),
         WANDB_CACHE_DIR=str(tmp / "cache-up"), WANDB_DATA_DIR=str(tmp / "data"),
     )  # fmt: skip
-    up = _script(UPLOAD, env, str(src))
+    cpu: dict[str, float] = {}  # the server's CPU seconds per phase: steadier than wall time
+
+    @contextlib.contextmanager
+    def measured(name: str) -> Iterator[None]:
+        before = _common.cpu_seconds(srv.proc.pid)
+        with rss.phase(name):
+            yield
+        cpu[name] = _common.cpu_seconds(srv.proc.pid) - before
+
+    with measured("upload"):
+        up = _script(UPLOAD, env, str(src))
     env["WANDB_CACHE_DIR"] = str(tmp / "cache-down")  # empty: every byte over HTTP
-    down = _script(DOWNLOAD, env, str(tmp / "wandb-dl"), entity)
+    with measured("wandb download"):
+        down = _script(DOWNLOAD, env, str(tmp / "wandb-dl"), entity)
     api = liberry.Api(overrides={"base_url": srv.url}, api_key=srv.api_key)
-    t0 = time.perf_counter()
-    api.artifact(f"{entity}/transfer/big:latest").download(tmp / "liberry-dl", progress=False)
-    ours = time.perf_counter() - t0
+    with measured("liberry download"):
+        t0 = time.perf_counter()
+        api.artifact(f"{entity}/transfer/big:latest").download(tmp / "liberry-dl", progress=False)
+        ours = time.perf_counter() - t0
     mb = size / 1e6
 
-    def row(what: str, s: float) -> list[Any]:
-        return [what, fmt_s(s), f"{mb / s:.0f} MB/s", f"{raw / s:.0%}"]
+    def row(what: str, s: float, phase: str | None = None) -> list[Any]:
+        if phase is None:
+            return [what, fmt_s(s), f"{mb / s:.0f} MB/s", f"{raw / s:.0%}", "", ""]
+        peak = f"{rss.phases[phase] / 1e6:.0f} MB"
+        per_mb = f"{cpu[phase] * 1000 / mb:.2f} ms/MB"
+        return [what, fmt_s(s), f"{mb / s:.0f} MB/s", f"{raw / s:.0%}", peak, per_mb]
 
     return [
         row("raw disk copy", raw),
-        row("upload (wandb log_artifact + wait)", up),
-        row("download (wandb.Api, empty cache)", down),
-        row("download (liberry.Api)", ours),
+        row("upload (wandb log_artifact + wait)", up, "upload"),
+        row("download (wandb.Api, empty cache)", down, "wandb download"),
+        row("download (liberry.Api)", ours, "liberry download"),
     ]
 
 
-def bench_versions(srv: Any, entity: str, count: int) -> list[list[Any]]:
+def seed_versions(data_dir: Path, entity: str, count: int) -> None:
+    """`count` versions of one collection, written into the store before the server starts
+    (creating them over HTTP would take minutes)."""
     import json
 
-    import wandb
-
-    import liberry
+    from liberry.server.datadir import DataDir
     from liberry.server.store import artifact_changes, projects
     from liberry.server.store import artifacts as store
 
     manifest = json.dumps({"contents": {}}).encode()
-    with srv.data.store.write() as conn:
+    data = DataDir.open(data_dir)
+    with data.store.write() as conn:
         project, _ = projects.upsert_project(conn, entity, "many-versions", user_id=None)
         for i in range(count):
             spec = {"artifactTypeName": "dataset", "artifactCollectionName": "many",
@@ -181,6 +222,14 @@ def bench_versions(srv: Any, entity: str, count: int) -> list[list[Any]]:
             row, _ = store.create_artifact(conn, project["id"], None, spec)
             store.set_manifest(conn, row["id"], "0" * 32)
             artifact_changes.commit(conn, row["id"], lambda _md5: manifest, lambda _md5: True)
+    data.store.close()
+
+
+def bench_versions(srv: Any, entity: str, count: int) -> list[list[Any]]:
+    import wandb
+
+    import liberry
+
     path = f"{entity}/many-versions/many"
     api = liberry.Api(overrides={"base_url": srv.url}, api_key=srv.api_key)
     wapi = wandb.Api(overrides={"base_url": srv.url}, api_key=srv.api_key, timeout=60)
@@ -202,35 +251,57 @@ def bench_versions(srv: Any, entity: str, count: int) -> list[list[Any]]:
     ]
 
 
+@dataclass
+class Server:
+    """The `python -m liberry.cli server` subprocess the benchmark talks to."""
+
+    proc: Any
+    url: str
+    api_key: str
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--transfer-only", action="store_true", help="skip lineage and versions")
+    p.add_argument("--size-mb", type=int, help="transfer size (default 1000, quick 50)")
+    p.add_argument("--files", type=int, help="transfer files (default 1000, quick 100)")
     args = p.parse_args()
-    hops, size, nfiles, versions = (10, 50_000_000, 100, 1_000) if args.quick else (
-        50, 1_000_000_000, 1_000, 10_000
+    hops, size, nfiles, versions = (
+        (10, 50_000_000, 100, 1_000) if args.quick else (50, 1_000_000_000, 1_000, 10_000)
     )
-    from liberry.server import start
+    size = args.size_mb * 1_000_000 if args.size_mb else size
+    nfiles = args.files or nfiles
+    log(f"# bench_artifacts — {_common.machine_line()}")
 
-    counter = Counter()
-    with tempfile.TemporaryDirectory() as tmp, start(data_dir=Path(tmp) / "server") as srv:
-        import liberry
-
-        entity = liberry.Api(overrides={"base_url": srv.url}, api_key=srv.api_key).default_entity
-        assert entity
-        log(f"lineage of a {hops}-hop chain")
-        rows = bench_lineage(srv, entity, hops, counter)
-        print_table(["", "requests", "wall", "artifacts"], rows)
-        rss0 = _peak_rss_mb()
-        log(f"transfer of {size / 1e6:.0f} MB in {nfiles} files")
-        print_table(
-            ["", "time", "throughput", "vs raw copy"],
-            bench_transfer(srv, entity, size, nfiles, Path(tmp) / "transfer"),
-        )
-        log(f"peak RSS (server + bench): {rss0:.0f} MB before the transfers, "
-            f"{_peak_rss_mb():.0f} MB after")  # fmt: skip
-        log(f"artifact_versions of {versions:,} versions")
-        print_table(["", "median", ""], bench_versions(srv, entity, versions))
-    _ = _common
+    with tempfile.TemporaryDirectory() as tmp:
+        counter = Counter(Path(tmp) / "graphql-requests")
+        data_dir = Path(tmp) / "server"
+        if not args.transfer_only:
+            seed_versions(data_dir, ENTITY, versions)
+        srv = start_server(data_dir, counter)
+        proc, url, rss = srv.proc, srv.url, srv.proc.rss
+        assert rss is not None
+        try:
+            log(f"liberry server {url} (pid {proc.pid}), its RSS sampled every 50 ms")
+            if not args.transfer_only:
+                log(f"lineage of a {hops}-hop chain")
+                rows = bench_lineage(srv, ENTITY, hops, counter)
+                print_table(["", "requests", "wall", "artifacts"], rows)
+            before = rss.sample()
+            log(f"transfer of {size / 1e6:.0f} MB in {nfiles} files")
+            print_table(
+                ["", "time", "throughput", "vs raw copy", "server RSS peak", "server CPU"],
+                bench_transfer(srv, ENTITY, size, nfiles, Path(tmp) / "transfer"),
+            )
+            log(f"server RSS: {before / 1e6:.0f} MB before the transfers, peak "
+                f"{rss.peak_total / 1e6:.0f} MB (the server process alone)")  # fmt: skip
+            if not args.transfer_only:
+                log(f"artifact_versions of {versions:,} versions")
+                print_table(["", "median", ""], bench_versions(srv, ENTITY, versions))
+        finally:
+            proc.stop()
+    log(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from .errors import ServerError
 from .run_frame import RunColumns
+from .run_frame_arrow import ExportDecoder
 from .session import Session, SessionOwner, session_of
 
 __all__ = ["ARROW_EXPORT_FEATURE", "fetch_columns", "supported"]
@@ -67,7 +68,7 @@ def fetch_columns(
     # Counted with the GraphQL operations, which tests and benchmarks read (one export, one
     # request); exports run one at a time, so the Counter needs no lock here.
     api.client.operation_counts["RunsArrow"] += 1
-    columns = RunColumns()
+    decoder = ExportDecoder()
     with response:
         kind = response.headers.get("Content-Type", "")
         if not kind.startswith(ARROW_MEDIA_TYPE):
@@ -80,5 +81,5 @@ def fetch_columns(
         response.raw.decode_content = True
         with pa.ipc.open_stream(response.raw) as reader:
             for batch in reader:
-                columns.add(*(batch.column(name).to_pylist() for name in _COLUMNS))
-    return columns
+                decoder.add(batch)
+    return decoder.finish()

@@ -26,6 +26,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "liberry.paths",
         "liberry.report_blocks",
         "liberry.run_frame",
+        "liberry.run_frame_arrow",
         "liberry.run_values",
         "liberry.runset_filters",
     ),

@@ -15,6 +15,7 @@ import requests
 import liberry
 from liberry import bulk_export
 from liberry.errors import NotFoundError
+from liberry.run_frame_arrow import TypedRunColumns
 from liberry.server import ServerHandle
 from tests.seed import RunSpec, Seeder
 
@@ -172,3 +173,41 @@ def test_graphql_pages_without_the_feature(
     api.runs(f"admin/{awkward}", order="+name").to_pandas()
     assert api.client.operation_counts["ServerFeatures"] == 1  # asked once per Api
     assert len(frame) == 4
+
+
+def regular_runs(project: str) -> list[RunSpec]:
+    """Runs of one shape, as a sweep writes them: the bulk export types them with Arrow."""
+    return [
+        RunSpec(project, run_id=f"r{i}", display_name=None if i % 2 else f"run {i}",
+                config={"lr": [0.1, 0.2, NAN][i % 3], "bs": 32 * (i + 1), "mix": [1, 2.5][i % 2],
+                        "opt": {"name": "adam", "betas": [9, i]}, "flag": i % 2 == 0,
+                        "note": None if i else "first"},
+                summary={"loss": [0.5, INF, -INF, 0.25][i], "best": [True, None, False, True][i],
+                         "deep": {"a": {"b": i, "c": "x"}}, **({"late": i} if i > 1 else {})},
+                exitcode=None if i == 3 else 0)
+        for i in range(4)
+    ]  # fmt: skip
+
+
+def test_regular_runs_are_typed_by_arrow_and_equal_graphql(
+    api: liberry.Api, seeder: Seeder
+) -> None:
+    project = unique("bulk-regular")
+    for spec in regular_runs(project):
+        seeder.write(spec)
+    path = f"admin/{project}"
+    typed = bulk_export.fetch_columns(
+        api.session, "admin", project, filters_json=None, order="+created_at", limit=None
+    )
+    assert isinstance(typed, TypedRunColumns)  # the fast way was taken
+    bulk = api.runs(path, order="+created_at").to_pandas()
+    frames_equal(bulk, api.runs(path, order="+created_at").to_pandas(bulk=False))
+    assert bulk["config.bs"].dtype == "int64" and bulk["summary.deep.a.b"].tolist() == [0, 1, 2, 3]
+    assert list(bulk.columns)[-1] == "summary.late"
+    tables_equal(
+        api.runs(path, order="+created_at").to_arrow(),
+        api.runs(path, order="+created_at").to_arrow(bulk=False),
+    )
+    assert json.dumps(api.runs(path).to_columns(), default=str) == json.dumps(
+        api.runs(path).to_columns(bulk=False), default=str
+    )
