@@ -37,10 +37,6 @@ _MAX_BINDS = 900  # stay far below SQLite's bound-parameter limit in IN lists / 
 BLOCK_LINES = 100
 # No block ever holds more lines: the write path looks for the blocks a chunk touches in
 # [offset - MAX_BLOCK_LINES, end). Raise BLOCK_LINES up to it freely; never lower this.
-
-
-# No block ever holds more lines: the write path looks for the blocks a chunk touches in
-# [offset - MAX_BLOCK_LINES, end). Raise BLOCK_LINES up to it freely; never lower this.
 MAX_BLOCK_LINES = 1000
 
 
