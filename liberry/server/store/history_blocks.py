@@ -28,12 +28,6 @@ _MAX_BINDS = 900  # stay far below SQLite's bound-parameter limit in IN lists / 
 # but make a sampled read fetch and split more. Measured on a 1M-line run (6 keys per line),
 # in-process CPU: 100 lines (~13 kB) ingest ~200k rows/s and read 500 samples in ~15 ms; 50
 # lines ~180k rows/s and ~9 ms. On PostgreSQL keep it <= ~120: `steps` sits in a btree index.
-
-
-# Lines per history block. Larger blocks ingest faster (a row and two index entries per block)
-# but make a sampled read fetch and split more. Measured on a 1M-line run (6 keys per line),
-# in-process CPU: 100 lines (~13 kB) ingest ~200k rows/s and read 500 samples in ~15 ms; 50
-# lines ~180k rows/s and ~9 ms. On PostgreSQL keep it <= ~120: `steps` sits in a btree index.
 BLOCK_LINES = 100
 # No block ever holds more lines: the write path looks for the blocks a chunk touches in
 # [offset - MAX_BLOCK_LINES, end). Raise BLOCK_LINES up to it freely; never lower this.
