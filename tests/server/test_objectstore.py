@@ -9,9 +9,10 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from starlette.requests import ClientDisconnect
@@ -28,6 +29,14 @@ from liberry.server.objectstore.s3 import S3ObjectStore
 from tests.s3_moto import new_bucket, s3_client
 
 MiB = 1 << 20
+T = TypeVar("T")
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` in a thread of its own: the browser tests' Playwright keeps an event loop
+    running in the main thread for the whole session, where `asyncio.run` refuses to start."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -122,7 +131,7 @@ def test_a_large_upload_streams_through_with_flat_memory(
         return stored, found.size, max(sizes)
 
     baseline = _rss()
-    stored, size, largest_chunk = asyncio.run(go())
+    stored, size, largest_chunk = _run(go())
     assert (stored.size, size, stored.md5_hex) == (total, total, _md5_of(total))
     assert objects.size(key) == total and objects.exists(key)
     assert largest_chunk <= 8 * MiB  # read back in chunks, not whole
@@ -157,7 +166,7 @@ def test_digest_mismatch_stores_nothing(objects: ObjectStore) -> None:
     key = f"artifacts/{wrong[:2]}/{wrong}"
     for total in (64 * 1024, 24 * MiB):  # a single PUT, and a multipart upload
         with pytest.raises(DigestMismatch, match="nothing was stored"):
-            asyncio.run(objects.put_stream(key, _body(total), limit=total, expected_md5=wrong))
+            _run(objects.put_stream(key, _body(total), limit=total, expected_md5=wrong))
         assert not objects.exists(key)
         assert _pending(objects) == []
 
@@ -166,7 +175,7 @@ def test_a_client_that_hangs_up_leaves_nothing(objects: ObjectStore) -> None:
     key = "runs/7/checkpoint.pt"
     body = _body(24 * MiB, then=ClientDisconnect())
     with pytest.raises(ClientDisconnect):
-        asyncio.run(objects.put_stream(key, body, limit=1 << 30))
+        _run(objects.put_stream(key, body, limit=1 << 30))
     assert not objects.exists(key)
     assert _pending(objects) == []
 
@@ -175,9 +184,9 @@ def test_an_upload_over_the_limit_leaves_nothing_and_keeps_the_old_object(
     objects: ObjectStore,
 ) -> None:
     key = "runs/8/out.log"
-    asyncio.run(objects.put_stream(key, _body(MiB), limit=MiB))
+    _run(objects.put_stream(key, _body(MiB), limit=MiB))
     with pytest.raises(UploadTooLarge, match="limit"):
-        asyncio.run(objects.put_stream(key, _body(20 * MiB), limit=16 * MiB))
+        _run(objects.put_stream(key, _body(20 * MiB), limit=16 * MiB))
     assert objects.size(key) == MiB  # the previous upload, untouched
     assert _pending(objects) == []
 
@@ -186,7 +195,7 @@ def test_content_addressed_upload_without_a_declared_digest(objects: ObjectStore
     def key_for(md5_hex: str) -> str:
         return f"artifacts/{md5_hex[:2]}/{md5_hex}"
 
-    stored = asyncio.run(objects.put_stream(key_for, _body(MiB), limit=MiB))
+    stored = _run(objects.put_stream(key_for, _body(MiB), limit=MiB))
     assert stored.key == key_for(_md5_of(MiB))
     assert objects.read(stored.key) == b"".join(_block(i) for i in range(16))
     assert _pending(objects) == []  # the temporary object (S3) is gone
@@ -194,13 +203,13 @@ def test_content_addressed_upload_without_a_declared_digest(objects: ObjectStore
 
 def test_delete_and_delete_prefix_by_whole_segments(objects: ObjectStore) -> None:
     for key in ("runs/5/a.txt", "runs/5/media/b.png", "runs/50/c.txt"):
-        asyncio.run(objects.put_stream(key, _body(64 * 1024), limit=MiB))
+        _run(objects.put_stream(key, _body(64 * 1024), limit=MiB))
     assert objects.delete_prefix("runs/5/") == 2
     assert not objects.exists("runs/5/a.txt") and not objects.exists("runs/5/media/b.png")
     assert objects.exists("runs/50/c.txt")  # `runs/5/` is not a prefix of `runs/50/`
     assert objects.delete("runs/50/c.txt") is True
     assert objects.delete("runs/50/c.txt") is False
-    assert asyncio.run(objects.open_stream("runs/50/c.txt")) is None
+    assert _run(objects.open_stream("runs/50/c.txt")) is None
     assert objects.size("runs/50/c.txt") is None
     with pytest.raises(FileNotFoundError):
         objects.read("runs/50/c.txt")
@@ -243,7 +252,7 @@ def test_without_obstore_installed_the_error_says_what_to_install(
 def test_a_directory_url_keeps_files_there(tmp_path: Path) -> None:
     for url in (str(tmp_path / "elsewhere"), f"file://{tmp_path / 'other'}"):
         objects = open_object_store(url, tmp_path / "unused")
-        asyncio.run(objects.put_stream("runs/1/a.txt", _body(64 * 1024), limit=MiB))
+        _run(objects.put_stream("runs/1/a.txt", _body(64 * 1024), limit=MiB))
         assert (Path(url.removeprefix("file://")) / "runs" / "1" / "a.txt").stat().st_size == 65536
     assert not (tmp_path / "unused").exists()
 
@@ -251,7 +260,7 @@ def test_a_directory_url_keeps_files_there(tmp_path: Path) -> None:
 def test_existing_answers_for_many_keys_at_once(objects: ObjectStore) -> None:
     there = [f"artifacts/{i:02x}/{i:032x}" for i in range(3)]
     for key in there:
-        asyncio.run(objects.put_stream(key, _body(64 * 1024), limit=MiB))
+        _run(objects.put_stream(key, _body(64 * 1024), limit=MiB))
     asked = there + [f"artifacts/{i:02x}/{i:032x}" for i in range(100, 140)]
     assert objects.existing(asked) == set(there)
     assert objects.existing([]) == set()
