@@ -44,13 +44,14 @@ __all__ = ["BATCH_ROWS", "FIRST_BATCH_ROWS", "SCHEMA", "run_batches"]
 FIRST_BATCH_ROWS: Final = 250
 BATCH_ROWS: Final = 4_000
 
+_TAGS: Final = pa.list_(pa.string())
 SCHEMA: Final = pa.schema(
     [
         pa.field("id", pa.string(), nullable=False),
         pa.field("display_name", pa.string()),
         pa.field("state", pa.string()),
         pa.field("created_at", pa.string()),
-        pa.field("tags", pa.list_(pa.string())),
+        pa.field("tags", _TAGS),
         pa.field("config", pa.string()),
         pa.field("summary", pa.string()),
     ]
@@ -67,13 +68,13 @@ _COLUMNS: Final = (
 )
 
 
-def _tags(texts: Sequence[str | None]) -> list[list[str]]:
-    """Each run's tags (stored as JSON text), parsed in one call for the whole batch."""
-    try:
-        parsed = orjson.loads("[" + ",".join(text or "[]" for text in texts) + "]")
-    except orjson.JSONDecodeError:  # never written by the store; parse run by run
-        parsed = [_tags_of(text) for text in texts]
-    return [tags if isinstance(tags, list) else [] for tags in parsed]
+def _tags(texts: Sequence[str | None]) -> pa.Array:
+    """Each run's tags (stored as JSON text). Runs share a few tag sets: each distinct text is
+    parsed once, and Arrow repeats its list for the runs that have it."""
+    encoded = pa.array(texts, pa.string()).fill_null("[]").dictionary_encode()
+    parsed = [_tags_of(text) for text in encoded.dictionary.to_pylist()]
+    lists = pa.array([tags if isinstance(tags, list) else [] for tags in parsed], _TAGS)
+    return lists.take(encoded.indices)
 
 
 def _tags_of(text: str | None) -> Any:
@@ -94,7 +95,7 @@ def _batch(keys: list[str], rows: list[tuple[Any, ...]]) -> pa.RecordBatch:
             pa.array(columns["state"], pa.string()),
             # W&B's DateTime text, as `iso_to_wandb` makes it: the first 19 characters.
             pc.utf8_slice_codeunits(created, 0, 19),
-            pa.array(_tags(columns["tags"]), pa.list_(pa.string())),
+            _tags(columns["tags"]),
             pa.array(columns["config"], pa.string()),
             pa.array(columns["summary"], pa.string()),
         ],
