@@ -180,7 +180,9 @@ def main() -> int:
         frame = lib_frame()
         assert len(frame) == n, len(frame)
         api.client.operation_counts.clear()
+        server_cpu0 = _common.cpu_seconds(proc.pid)  # the export's other half (10 ms ticks)
         lib_frame_times = [timed(lib_frame) for _ in range(args.repeat)]
+        lib_frame_server_cpu = (_common.cpu_seconds(proc.pid) - server_cpu0) / args.repeat
         frame_queries = sum(api.client.operation_counts.values()) // args.repeat
         api.client.operation_counts.clear()
         lib_loop_s = timed(lib_loop)
@@ -197,11 +199,13 @@ def main() -> int:
             assert (mine["summary.loss"] == theirs["summary.loss"]).all()
             lib_frame_times += [timed(lib_frame) for _ in range(args.repeat)]
         lib_frame_s = statistics.median(lib_frame_times)
-        log(f"DataFrame: liberry to_pandas {fmt_s(lib_frame_s)} ({frame_queries} queries), "
+        log(f"DataFrame: liberry to_pandas {fmt_s(lib_frame_s)} ({frame_queries} queries, "
+            f"server CPU {fmt_s(lib_frame_server_cpu)} per call), "
             f"wandb loop {fmt_s(wb_frame_s)}; liberry running wandb's loop {fmt_s(lib_loop_s)} "
             f"({loop_queries} queries)")  # fmt: skip
         results["liberry"] = {
             "to_pandas_s": lib_frame_s, "to_pandas_queries": frame_queries,
+            "to_pandas_server_cpu_s": lib_frame_server_cpu,
             "ids_states_s": lib_ids_s, "ids_states_queries": ids_queries,
             "config_summary_loop_s": lib_loop_s, "config_summary_loop_queries": loop_queries,
         }  # fmt: skip

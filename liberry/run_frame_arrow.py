@@ -18,12 +18,14 @@ so `ExportDecoder` uses it only where they cannot differ, and otherwise falls ba
 - a config entry must be W&B-wrapped (`{"value": ...}` and no other key) or not a dict.
 
 Types that survive are those `pa.array` / pandas infer from the same Python values, so
-`to_arrow()` and `to_pandas()` are the same tables; `columns()` (plain lists, exact ints and
-floats) decodes the JSON the exact way, on demand.
+`to_arrow()` and `to_pandas()` are the same tables. `columns()` (plain lists) is made from the
+typed columns too, unless a double column holds a value written as an integer (`3` beside
+`2.5`: `run_frame` keeps the int): the JSON is then decoded the exact way, on demand.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Final
 
 from .run_frame import RunColumns
@@ -38,6 +40,8 @@ _COLUMNS: Final = ("id", "display_name", "state", "created_at", "config", "summa
 #: Text no fast-decoded document may contain: `{}` (an empty dict, a leaf for `run_frame`,
 #: a struct of nulls for Arrow) and 19 digits in a row (perhaps an integer beyond int64).
 _UNSAFE_TEXT: Final = r"\{\s*\}|\d{19}"
+#: A key JSON writes as it is between quotes (printable ASCII, no quote or backslash).
+_PLAIN_KEY: Final = re.compile(r'[ !#-\[\]-~]*')
 
 
 class ExportDecoder:
@@ -62,20 +66,28 @@ class ExportDecoder:
     def finish(self) -> RunColumns:
         """The export's columns: typed by Arrow when safe, else decoded run by run."""
         leaves = None
+        keys: dict[str, str | None] = {}
         if self._decoded is not None and self._batches:
-            leaves = _typed_leaves(self._decoded)
+            leaves = _typed_leaves(self._decoded, keys)
         if leaves is None:
             return _exact(self._batches)
-        return TypedRunColumns(self._batches, leaves)
+        return TypedRunColumns(self._batches, leaves, keys)
 
 
 class TypedRunColumns(RunColumns):
     """`RunColumns` whose config and summary columns are typed Arrow arrays."""
 
-    def __init__(self, batches: list[pa.RecordBatch], leaves: dict[str, pa.Array]) -> None:
+    def __init__(
+        self,
+        batches: list[pa.RecordBatch],
+        leaves: dict[str, pa.Array],
+        keys: dict[str, str | None] | None = None,
+    ) -> None:
         super().__init__()
         self._batches = batches
         self._leaves = leaves
+        # Each leaf column's own key (the last of its path); None when it needs JSON escapes.
+        self._keys = keys or {}
         for batch in batches:
             ids = batch.column("id").to_pylist()
             names = batch.column("display_name").to_pylist()
@@ -86,8 +98,37 @@ class TypedRunColumns(RunColumns):
         self.rows = len(self.identity["id"])
 
     def columns(self) -> dict[str, list[Any]]:
-        # Plain Python values: Arrow's doubles would turn a column's ints into floats.
-        return _exact(self._batches).columns()
+        # Plain Python values: from Arrow's, unless a double column was written with an int.
+        if not self._doubles_exact():
+            return _exact(self._batches).columns()
+        out: dict[str, list[Any]] = dict(self.identity)
+        out.update((name, array.to_pylist()) for name, array in self._leaves.items())
+        return out
+
+    def _doubles_exact(self) -> bool:
+        """Whether no double column has a value written as a JSON integer (which `run_frame`
+        keeps an int). Looked for in the text, one regex per source over every run: the
+        column's key, a colon and an integer (in config, perhaps inside `{"value": ...}`).
+        Another key of the same name may match too: that only costs the exact way."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        for source in ("config", "summary"):
+            keys = set()
+            for name, array in self._leaves.items():
+                if name.startswith(source + ".") and pa.types.is_floating(array.type):
+                    key = self._keys.get(name)
+                    if key is None:
+                        return False
+                    keys.add(re.escape(key))
+            if not keys:
+                continue
+            wrapped = r'(\{\s*"value"\s*:\s*)?' if source == "config" else ""
+            pattern = rf'"({"|".join(sorted(keys))})"\s*:\s*{wrapped}-?\d+\s*[,}}\]]'
+            for batch in self._batches:
+                if pc.any(pc.match_substring_regex(batch.column(source), pattern)).as_py():
+                    return False
+        return True
 
     def _everything(self) -> dict[str, Any]:
         """Columns for pandas: NumPy arrays where that is what pandas makes of the values
@@ -150,9 +191,11 @@ def _read_json(texts: pa.Array) -> pa.Table | None:
     return table if table.num_rows == len(texts) else None
 
 
-def _typed_leaves(decoded: dict[str, list[pa.Table]]) -> dict[str, pa.Array] | None:
+def _typed_leaves(
+    decoded: dict[str, list[pa.Table]], keys: dict[str, str | None]
+) -> dict[str, pa.Array] | None:
     """`config.<path>` / `summary.<path>` -> typed column, in `run_frame`'s order; None when a
-    column might differ from `run_frame`'s."""
+    column might differ from `run_frame`'s. Each column's own key goes in `keys`."""
     import pyarrow as pa
 
     leaves: dict[str, pa.Array] = {}
@@ -171,13 +214,16 @@ def _typed_leaves(decoded: dict[str, list[pa.Table]]) -> dict[str, pa.Array] | N
                 if [field.name for field in array.type] != ["value"]:
                     return None  # not W&B-wrapped, or wrapped with more than a value
                 array = array.flatten()[0]
-            if not _leaves(array, f"{source}.{name}", leaves):
+            if not _leaves(array, f"{source}.{name}", name, leaves, keys):
                 return None
     return leaves
 
 
-def _leaves(array: pa.Array, path: str, out: dict[str, pa.Array]) -> bool:
-    """Put the leaf columns of one key's values (`array`) in `out`; False when unsafe."""
+def _leaves(
+    array: pa.Array, path: str, key: str, out: dict[str, pa.Array], keys: dict[str, str | None]
+) -> bool:
+    """Put the leaf columns of one key's values (`array`) in `out` and their own keys in
+    `keys` (None for a key JSON writes with escapes); False when unsafe."""
     import pyarrow as pa
 
     kind = array.type
@@ -191,12 +237,13 @@ def _leaves(array: pa.Array, path: str, out: dict[str, pa.Array]) -> bool:
         if not all(child.is_valid()[0].as_py() for child in children):
             return False
         return all(
-            _leaves(child, f"{path}.{name}", out)
+            _leaves(child, f"{path}.{name}", name, out, keys)
             for name, child in zip(names, children, strict=True)
         )
     if not _plain(kind) or path in out:
         return False
     out[path] = array
+    keys[path] = key if _PLAIN_KEY.fullmatch(key) else None
     return True
 
 

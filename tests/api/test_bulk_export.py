@@ -150,6 +150,10 @@ def test_bulk_route_needs_a_key(server: ServerHandle, awkward: str) -> None:
     table = pa.ipc.open_stream(ok.content).read_all()
     assert table.num_rows == 4 and sorted(table.column("id").to_pylist()) == ["a", "b", "c", "d"]
     assert table.column("tags").to_pylist()[-1] == ["x", "y"]  # newest first: "a" is last
+    tags = dict(zip(table.column("id").to_pylist(), table.column("tags").to_pylist(), strict=True))
+    assert tags == {"a": ["x", "y"], "b": [], "c": ["y"], "d": []}
+    # requests asks for gzip; Arrow's own compression (asked for above) is the one used.
+    assert ok.headers.get("content-encoding") == "identity"
     bad = requests.get(url, params={**params, "filters": "[1]"},
                        auth=("api", server.api_key), timeout=30)  # fmt: skip
     assert bad.status_code == 400

@@ -149,3 +149,39 @@ def test_unwrapped_and_odd_documents_fall_back() -> None:
 
 def test_no_runs() -> None:
     assert decoded([]).to_pandas().empty
+
+
+def test_columns_from_typed_arrays_unless_a_double_was_written_as_an_int(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`columns()` reuses the typed columns (no second decode) when every double column's
+    values were written as floats; a value written as an int (which `run_frame` keeps an int),
+    or a key JSON escapes, makes it decode the exact way. Either way it equals `run_frame`'s."""
+    import liberry.run_frame_arrow as rfa
+
+    exact_decodes: list[int] = []
+    real_exact = rfa._exact
+
+    def counting_exact(parts: list[pa.RecordBatch]) -> RunColumns:
+        exact_decodes.append(len(parts))
+        return real_exact(parts)
+
+    monkeypatch.setattr(rfa, "_exact", counting_exact)
+    words = [{"s": "a"}, {"s": "b"}]  # (an empty summary, `{}`, is never typed)
+    floats = [{"lr": 0.1, "opt": {"beta": 0.9}, "n": 1}, {"lr": 1.0, "opt": {"beta": 2.0}, "n": 2}]
+    cases = [
+        # (configs, summaries, decoded the exact way)
+        (floats, [{"loss": 0.5, "_timestamp": 1.79e9}, {"loss": NAN, "_timestamp": 1.8e9}], 0),
+        (floats, [{"loss": 0.5}, {"loss": 1}], 1),  # summary int beside a float
+        ([{"lr": 0.5}, {"lr": 2}], words, 1),  # a wrapped config int
+        ([{"opt": {"beta": 0.5}}, {"opt": {"beta": 3}}], words, 1),  # nested
+        ([{"lr": 0.5}, {"lr": 0.25}], [{"\u00e9": 0.5}, {"\u00e9": 1.5}], 1),  # escaped key
+    ]
+    for configs, summaries, exact_ways in cases:
+        parts = batches(configs, summaries, 2)
+        mine = decoded(parts)
+        assert isinstance(mine, TypedRunColumns), (configs, summaries)
+        exact_decodes.clear()
+        got = mine.columns()
+        assert len(exact_decodes) == exact_ways, (configs, summaries)
+        assert json.dumps(got, default=str) == json.dumps(exact(parts).columns(), default=str)

@@ -17,14 +17,14 @@ key: the client decodes them with the code that decodes GraphQL's `config` and
 `summaryMetrics` (`liberry/run_frame.py`), so both paths give the same table, NaN, nested
 keys and mixed types included, and the server spends no time on what it would only re-encode.
 
-Runs are read with the keyset pages of `OrderSpec.fetch` (the same order as GraphQL's `runs`),
+Runs are read with the keyset pages of `OrderSpec.fetch_rows` (the same order as GraphQL's `runs`),
 FIRST_BATCH_ROWS first, then twice as many per batch up to BATCH_ROWS: one query per batch,
 never one per run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import orjson
@@ -44,13 +44,14 @@ __all__ = ["BATCH_ROWS", "FIRST_BATCH_ROWS", "SCHEMA", "run_batches"]
 FIRST_BATCH_ROWS: Final = 250
 BATCH_ROWS: Final = 4_000
 
+_TAGS: Final = pa.list_(pa.string())
 SCHEMA: Final = pa.schema(
     [
         pa.field("id", pa.string(), nullable=False),
         pa.field("display_name", pa.string()),
         pa.field("state", pa.string()),
         pa.field("created_at", pa.string()),
-        pa.field("tags", pa.list_(pa.string())),
+        pa.field("tags", _TAGS),
         pa.field("config", pa.string()),
         pa.field("summary", pa.string()),
     ]
@@ -67,13 +68,13 @@ _COLUMNS: Final = (
 )
 
 
-def _tags(texts: list[str | None]) -> list[list[str]]:
-    """Each run's tags (stored as JSON text), parsed in one call for the whole batch."""
-    try:
-        parsed = orjson.loads("[" + ",".join(text or "[]" for text in texts) + "]")
-    except orjson.JSONDecodeError:  # never written by the store; parse run by run
-        parsed = [_tags_of(text) for text in texts]
-    return [tags if isinstance(tags, list) else [] for tags in parsed]
+def _tags(texts: Sequence[str | None]) -> pa.Array:
+    """Each run's tags (stored as JSON text). Runs share a few tag sets: each distinct text is
+    parsed once, and Arrow repeats its list for the runs that have it."""
+    encoded = pa.array(texts, pa.string()).fill_null("[]").dictionary_encode()
+    parsed = [_tags_of(text) for text in encoded.dictionary.to_pylist()]
+    lists = pa.array([tags if isinstance(tags, list) else [] for tags in parsed], _TAGS)
+    return lists.take(encoded.indices)
 
 
 def _tags_of(text: str | None) -> Any:
@@ -83,21 +84,20 @@ def _tags_of(text: str | None) -> Any:
         return []
 
 
-def _batch(rows: list[dict[str, Any]]) -> pa.RecordBatch:
-    def column(name: str) -> list[Any]:
-        return [r[name] for r in rows]
-
-    created = pa.array(column("created_at"), pa.string())
+def _batch(keys: list[str], rows: list[tuple[Any, ...]]) -> pa.RecordBatch:
+    """The rows (tuples, as the driver gave them) as one record batch, a column at a time."""
+    columns = dict(zip(keys, zip(*rows, strict=True), strict=True))
+    created = pa.array(columns["created_at"], pa.string())
     return pa.record_batch(
         [
-            pa.array(column("name"), pa.string()),
-            pa.array(column("display_name"), pa.string()),
-            pa.array(column("state"), pa.string()),
+            pa.array(columns["name"], pa.string()),
+            pa.array(columns["display_name"], pa.string()),
+            pa.array(columns["state"], pa.string()),
             # W&B's DateTime text, as `iso_to_wandb` makes it: the first 19 characters.
             pc.utf8_slice_codeunits(created, 0, 19),
-            pa.array(_tags(column("tags")), pa.list_(pa.string())),
-            pa.array(column("config"), pa.string()),
-            pa.array(column("summary"), pa.string()),
+            _tags(columns["tags"]),
+            pa.array(columns["config"], pa.string()),
+            pa.array(columns["summary"], pa.string()),
         ],
         schema=SCHEMA,
     )
@@ -132,10 +132,10 @@ def run_batches(
     while left > 0:
         size = int(min(step, left))
         step = min(step * 2, batch_rows)
-        rows = spec.fetch(conn, stmt, project_id=project_id, after=after, limit=size)
+        keys, rows = spec.fetch_rows(conn, stmt, project_id=project_id, after=after, limit=size)
         if rows:
-            yield _batch(rows)
+            yield _batch(keys, rows)
         if len(rows) < size:
             return
         left -= len(rows)
-        after = spec.cursor_for(rows[-1])
+        after = spec.cursor_for(dict(zip(keys, rows[-1], strict=True)))

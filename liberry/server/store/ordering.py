@@ -65,7 +65,7 @@ from .filter_fields import (
     ValueField,
     resolve_field,
 )
-from .util import fetch_dicts
+from .util import Rows, fetch_rows
 
 __all__ = ["DEFAULT_ORDER", "OrderError", "OrderSpec", "compile_order"]
 
@@ -191,6 +191,24 @@ class OrderSpec:
         skip: int = 0,
         unfiltered: bool = False,
     ) -> list[dict[str, Any]]:
+        """`fetch_rows`, each row a dict by label."""
+        keys, rows = self.fetch_rows(
+            conn, stmt, project_id=project_id, after=after, limit=limit, skip=skip,
+            unfiltered=unfiltered,
+        )  # fmt: skip
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def fetch_rows(
+        self,
+        conn: Connection,
+        stmt: Select[Any],
+        *,
+        project_id: int,
+        after: str | None,
+        limit: int,
+        skip: int = 0,
+        unfiltered: bool = False,
+    ) -> Rows:
         """Up to `limit` rows of `stmt` (a SELECT over runs of `project_id`, with its filters,
         unordered) after the cursor `after`, in this order, each with the `columns` labels;
         with `skip`, without the first `skip` of them (passed over in the database: a cursor
@@ -205,10 +223,11 @@ class OrderSpec:
             if after:
                 stmt = stmt.where(self.after(after))
             stmt = stmt.order_by(*self.order_by).limit(max(0, limit - skip))
-            return fetch_dicts(conn, stmt.offset(skip) if skip else stmt)
+            return fetch_rows(conn, stmt.offset(skip) if skip else stmt)
         cursor = self.decode(after) if after else None
         first_group = cursor[0] if cursor else jsonsql.RANK_NUMBER
-        rows: list[dict[str, Any]] = []
+        keys: list[str] = []
+        rows: list[tuple[Any, ...]] = []
         passed = 0  # rows read so far, skipped or kept
         for group in range(first_group, jsonsql.RANK_MISSING + 1):
             if passed >= limit:
@@ -228,19 +247,19 @@ class OrderSpec:
                     continue
                 passed += drop
                 arm = _group_arm(self.value, stmt, project_id, group, landed, limit - passed)
-                found = fetch_dicts(conn, arm)
+                keys, found = fetch_rows(conn, arm)
             elif drop > 0:
-                found = fetch_dicts(conn, arm.limit(limit - passed - drop).offset(drop))
+                keys, found = fetch_rows(conn, arm.limit(limit - passed - drop).offset(drop))
                 if not found:  # the whole group is skipped: how many runs did it have?
                     counted = conn.execute(select(func.count()).select_from(arm.subquery()))
                     passed += int(counted.scalar_one())
                     continue
                 passed += drop
             else:
-                found = fetch_dicts(conn, arm)
+                keys, found = fetch_rows(conn, arm)
             passed += len(found)
             rows += found
-        return rows
+        return Rows(keys, rows)
 
 
 def _beyond(lhs: list[Any], rhs: list[Any], descending: bool) -> ColumnElement[bool]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Executable
+from sqlalchemy import Connection, Executable, Select
 
 
 def now_iso() -> str:
@@ -63,3 +63,40 @@ def fetch_dicts(conn: Connection, stmt: Executable) -> list[dict[str, Any]]:
     # fetchall: one driver call for the whole result, not one `fetchone` per row (a third of
     # the time of a 10,000-run export).
     return [dict(zip(keys, row, strict=True)) for row in result.fetchall()]
+
+
+class Rows(NamedTuple):
+    """A result's column labels and its rows as plain tuples."""
+
+    keys: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+def fetch_rows(conn: Connection, stmt: Select[Any]) -> Rows:
+    """Every row of `stmt` as a tuple, in one driver call.
+
+    When no selected column's type converts values (true of text and number columns), the
+    driver's own tuples are the rows SQLAlchemy would make: they are taken as they are,
+    without a `Row` per row (a tenth of a 10,000-run export's time).
+    """
+    result = conn.execute(stmt)
+    keys = list(result.keys())
+    if _converts(conn, stmt, result.cursor.description):
+        return Rows(keys, [tuple(row) for row in result.fetchall()])
+    try:
+        return Rows(keys, list(result.cursor.fetchall()))
+    finally:
+        result.close()
+
+
+def _converts(conn: Connection, stmt: Select[Any], description: Any) -> bool:
+    """Whether SQLAlchemy would convert some column's driver values (then it must)."""
+    dialect = conn.dialect
+    try:
+        return any(
+            column.type.dialect_impl(dialect).result_processor(dialect, described[1])
+            is not None
+            for column, described in zip(stmt.selected_columns, description, strict=True)
+        )
+    except Exception:  # a type that cannot tell without more context: let SQLAlchemy convert
+        return True
