@@ -230,6 +230,27 @@ def test_tiny_chunks_an_empty_body_and_an_early_hang_up(objects: ObjectStore) ->
     assert _pending(objects) == []
 
 
+def test_make_durable_fsyncs_each_directory_a_rename_changed(
+    objects: ObjectStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = ["artifacts/ab/one", "artifacts/ab/two", "artifacts/cd/three"]
+    for key in keys:
+        asyncio.run(objects.put_stream(key, _body(64 * 1024), limit=MiB))
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    objects.make_durable(keys)
+    if isinstance(objects, LocalObjectStore):  # one fsync per directory, each really done
+        assert sorted(synced) == [str(objects.root / "artifacts" / d) for d in ("ab", "cd")]
+    else:  # a completed S3 upload is durable already
+        assert synced == []
+
+
 def test_delete_and_delete_prefix_by_whole_segments(objects: ObjectStore) -> None:
     for key in ("runs/5/a.txt", "runs/5/media/b.png", "runs/50/c.txt"):
         _run(objects.put_stream(key, _body(64 * 1024), limit=MiB))

@@ -12,7 +12,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from pathlib import Path
 
 import anyio.to_thread
@@ -106,6 +106,17 @@ class LocalObjectStore(ObjectStore):
             return await anyio.to_thread.run_sync(finish, batch)
         finally:
             incoming.discard()
+
+    def make_durable(self, keys: Iterable[str]) -> None:
+        # Each file was fsynced before its rename, but the rename is a change to its
+        # directory: without this a crash could lose it after the commit naming it is
+        # durable. One fsync per directory (content-addressed blobs share 256 of them).
+        for folder in sorted({self.path(key).parent for key in keys}):
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     async def open_stream(self, key: str) -> ObjectStream | None:
         path = self.path(key)
