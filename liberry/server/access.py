@@ -120,6 +120,14 @@ class Access:
             raise NotFound(NO_ARTIFACT)
         return row
 
+    def artifact_state(self, pk: int) -> str:
+        """The state (PENDING, COMMITTED) of artifact `pk`, or NotFound as `artifact` says
+        it: the same rule in one statement, for the check every file PUT makes."""
+        place = artifact_store.artifact_place(self.conn, pk)
+        if place is None or not self.allows(place[2]):
+            raise NotFound(NO_ARTIFACT)
+        return place[0]
+
     def run_files(self, file_ids: list[int]) -> None:
         """NotFound unless every run file id exists in a run the caller reaches."""
         found = dict(

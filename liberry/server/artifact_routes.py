@@ -59,7 +59,7 @@ def artifact_routes(store: Store, blobs: Blobs, gate: Gate) -> list[Route]:
         transaction (one thread hop and one transaction per PUT, not two)."""
 
         def check(access: Access) -> None:
-            if access.artifact(pk)["state"] != artifact_store.PENDING:
+            if access.artifact_state(pk) != artifact_store.PENDING:
                 raise StoreError("this artifact is already committed: its files cannot change")
 
         return check

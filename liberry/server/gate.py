@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -17,6 +17,9 @@ from .auth import Authenticator, AuthError, TooManyAttempts
 from .store import Store
 from .store import tables as t
 from .store.errors import NotFound, StoreError
+
+# Built once: every signed URL's use looks its user up.
+_USER_BY_ID = select(t.users).where(t.users.c.id == bindparam("id"))
 
 Verify = Callable[[str, str, str | None, str | None, str | None], str | None]
 
@@ -103,11 +106,7 @@ class Gate:
             if signed_uid is not None:
                 row = None
                 if signed_uid.isdigit():
-                    row = (
-                        conn.execute(select(t.users).where(t.users.c.id == int(signed_uid)))
-                        .mappings()
-                        .first()
-                    )
+                    row = conn.execute(_USER_BY_ID, {"id": int(signed_uid)}).mappings().first()
                 if row is None:  # its user was deleted: the URL died with them
                     raise NotFound("not found: the user this URL was issued to no longer exists")
                 subjects.append(dict(row))
