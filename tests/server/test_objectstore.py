@@ -218,14 +218,14 @@ def test_tiny_chunks_an_empty_body_and_an_early_hang_up(objects: ObjectStore) ->
         yield b""
 
     md5 = hashlib.md5(data).hexdigest()
-    stored = asyncio.run(objects.put_stream("runs/9/tiny", tiny(), limit=MiB, expected_md5=md5))
+    stored = _run(objects.put_stream("runs/9/tiny", tiny(), limit=MiB, expected_md5=md5))
     assert (stored.md5_hex, stored.size) == (md5, len(data))
     assert objects.read("runs/9/tiny") == data
-    empty = asyncio.run(objects.put_stream("runs/9/empty", nothing(), limit=MiB))
+    empty = _run(objects.put_stream("runs/9/empty", nothing(), limit=MiB))
     assert (empty.size, objects.read("runs/9/empty")) == (0, b"")
     assert empty.md5_hex == hashlib.md5(b"").hexdigest()
     with pytest.raises(ClientDisconnect):
-        asyncio.run(objects.put_stream("runs/9/cut", tiny(ClientDisconnect()), limit=MiB))
+        _run(objects.put_stream("runs/9/cut", tiny(ClientDisconnect()), limit=MiB))
     assert not objects.exists("runs/9/cut")
     assert _pending(objects) == []
 
@@ -235,7 +235,7 @@ def test_make_durable_fsyncs_each_directory_a_rename_changed(
 ) -> None:
     keys = ["artifacts/ab/one", "artifacts/ab/two", "artifacts/cd/three"]
     for key in keys:
-        asyncio.run(objects.put_stream(key, _body(64 * 1024), limit=MiB))
+        _run(objects.put_stream(key, _body(64 * 1024), limit=MiB))
     synced: list[str] = []
     real_fsync = os.fsync
 
