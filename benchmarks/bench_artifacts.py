@@ -301,9 +301,9 @@ def main() -> None:
                 print_table(["", "requests", "wall", "artifacts"], rows)
             before = rss.sample()
             log(f"transfer of {size / 1e6:.0f} MB in {nfiles} files")
+            columns = ["time", "throughput", "vs raw copy", "server RSS peak", "server CPU"]
             print_table(
-                ["", "time", "throughput", "vs raw copy", "server RSS peak", "server CPU",
-                 "client CPU"],  # fmt: skip
+                ["", *columns, "client CPU"],
                 bench_transfer(srv, ENTITY, size, nfiles, Path(tmp) / "transfer"),
             )
             log(f"server RSS: {before / 1e6:.0f} MB before the transfers, peak "
