@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -168,13 +169,21 @@ def bench_transfer(srv: Server, entity: str, size: int, nfiles: int, tmp: Path) 
         WANDB_CACHE_DIR=str(tmp / "cache-up"), WANDB_DATA_DIR=str(tmp / "data"),
     )  # fmt: skip
     cpu: dict[str, float] = {}  # the server's CPU seconds per phase: steadier than wall time
+    client_cpu: dict[str, float] = {}  # the client's (this process and its waited children)
+
+    def client_seconds() -> float:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # the wandb scripts, wandb-core
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
     @contextlib.contextmanager
     def measured(name: str) -> Iterator[None]:
         before = _common.cpu_seconds(srv.proc.pid)
+        before_client = client_seconds()
         with rss.phase(name):
             yield
         cpu[name] = _common.cpu_seconds(srv.proc.pid) - before
+        client_cpu[name] = client_seconds() - before_client
 
     with measured("upload"):
         up = _script(UPLOAD, env, str(src))
@@ -190,10 +199,12 @@ def bench_transfer(srv: Server, entity: str, size: int, nfiles: int, tmp: Path) 
 
     def row(what: str, s: float, phase: str | None = None) -> list[Any]:
         if phase is None:
-            return [what, fmt_s(s), f"{mb / s:.0f} MB/s", f"{raw / s:.0%}", "", ""]
+            return [what, fmt_s(s), f"{mb / s:.0f} MB/s", f"{raw / s:.0%}", "", "", ""]
         peak = f"{rss.phases[phase] / 1e6:.0f} MB"
         per_mb = f"{cpu[phase] * 1000 / mb:.2f} ms/MB"
-        return [what, fmt_s(s), f"{mb / s:.0f} MB/s", f"{raw / s:.0%}", peak, per_mb]
+        client_per_mb = f"{client_cpu[phase] * 1000 / mb:.2f} ms/MB"
+        return [what, fmt_s(s), f"{mb / s:.0f} MB/s", f"{raw / s:.0%}", peak, per_mb,
+                client_per_mb]  # fmt: skip
 
     return [
         row("raw disk copy", raw),
@@ -290,8 +301,9 @@ def main() -> None:
                 print_table(["", "requests", "wall", "artifacts"], rows)
             before = rss.sample()
             log(f"transfer of {size / 1e6:.0f} MB in {nfiles} files")
+            columns = ["time", "throughput", "vs raw copy", "server RSS peak", "server CPU"]
             print_table(
-                ["", "time", "throughput", "vs raw copy", "server RSS peak", "server CPU"],
+                ["", *columns, "client CPU"],
                 bench_transfer(srv, ENTITY, size, nfiles, Path(tmp) / "transfer"),
             )
             log(f"server RSS: {before / 1e6:.0f} MB before the transfers, peak "

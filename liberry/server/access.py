@@ -15,7 +15,7 @@ import base64
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from .store import accounts, projects, runs
 from .store import artifacts as artifact_store
@@ -120,6 +120,14 @@ class Access:
             raise NotFound(NO_ARTIFACT)
         return row
 
+    def artifact_state(self, pk: int) -> str:
+        """The state (PENDING, COMMITTED) of artifact `pk`, or NotFound as `artifact` says
+        it: the same rule in one statement, for the check every file PUT makes."""
+        place = artifact_store.artifact_place(self.conn, pk)
+        if place is None or not self.allows(place[2]):
+            raise NotFound(NO_ARTIFACT)
+        return place[0]
+
     def run_files(self, file_ids: list[int]) -> None:
         """NotFound unless every run file id exists in a run the caller reaches."""
         found = dict(
@@ -140,19 +148,28 @@ class Access:
             md5_b64 = base64.b64encode(bytes.fromhex(md5_hex)).decode()
         except ValueError:
             return False
-        a, c, f = t.artifacts, t.artifact_collections, t.artifact_files
-        by_file = (
-            select(c.c.project_id)
-            .select_from(f)
-            .join(a, a.c.id == f.c.artifact_id)
-            .join(c, c.c.id == a.c.collection_id)
-            .where(f.c.digest == md5_b64)
-        )
-        by_manifest = (
-            select(c.c.project_id)
-            .select_from(a)
-            .join(c, c.c.id == a.c.collection_id)
-            .where(a.c.manifest_md5 == md5_hex)
-        )
-        project_ids = [r[0] for r in self.conn.execute(by_file.union(by_manifest).limit(1000))]
-        return any(self.project_by_id(pk) is not None for pk in project_ids)
+        found = self.conn.execute(_BLOB_PROJECTS, {"md5_b64": md5_b64, "md5_hex": md5_hex})
+        return any(self.project_by_id(r[0]) is not None for r in found.all())
+
+
+def _blob_projects() -> Any:
+    """The projects holding an md5 (as a file, or as a manifest): a statement built once,
+    since every artifact file download asks it."""
+    a, c, f = t.artifacts, t.artifact_collections, t.artifact_files
+    by_file = (
+        select(c.c.project_id)
+        .select_from(f)
+        .join(a, a.c.id == f.c.artifact_id)
+        .join(c, c.c.id == a.c.collection_id)
+        .where(f.c.digest == bindparam("md5_b64"))
+    )
+    by_manifest = (
+        select(c.c.project_id)
+        .select_from(a)
+        .join(c, c.c.id == a.c.collection_id)
+        .where(a.c.manifest_md5 == bindparam("md5_hex"))
+    )
+    return by_file.union(by_manifest).limit(1000)
+
+
+_BLOB_PROJECTS = _blob_projects()

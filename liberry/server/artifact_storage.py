@@ -46,6 +46,10 @@ class ArtifactStorage:
         keys = {self.blob_key(h): h for h in md5_hexes}
         return {keys[k] for k in self.objects.existing(keys)}
 
+    def make_durable(self, md5_hexes: Iterable[str]) -> None:
+        """Before a commit names these blobs: they must survive a crash (see ObjectStore)."""
+        self.objects.make_durable(self.blob_key(h) for h in md5_hexes)
+
     def read(self, md5_hex: str) -> bytes:
         """A (small) blob's bytes whole: a manifest, read at commit."""
         return self.objects.read(self.blob_key(md5_hex))

@@ -1,12 +1,13 @@
 """Admission for the HTTP routes: the caller's key (401/429) and, for storage URLs, the
-signature (403) and the access check (404), all before any request body is read."""
+signature (403) and the access check (404, or 409 when the resource no longer takes the
+request), all before any request body is read."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -15,7 +16,10 @@ from .access import Access
 from .auth import Authenticator, AuthError, TooManyAttempts
 from .store import Store
 from .store import tables as t
-from .store.errors import NotFound
+from .store.errors import NotFound, StoreError
+
+# Built once: every signed URL's use looks its user up.
+_USER_BY_ID = select(t.users).where(t.users.c.id == bindparam("id"))
 
 Verify = Callable[[str, str, str | None, str | None, str | None], str | None]
 
@@ -61,7 +65,8 @@ class Gate:
         A storage request is admitted by a valid signature (W&B's client sends no key with
         its PUTs and artifact GETs) or by a valid key; a key, when sent, must be valid. Every
         user involved (the key's, the one the URL was minted for) must still reach the
-        resource (`check`), else it is "not found"."""
+        resource (`check`), else it is "not found"; a check raising another StoreError
+        (the resource is in a state that refuses the request) is a 409 conflict."""
         header_user: dict[str, Any] | None = None
         if request.headers.get("authorization") is not None:
             got = await self.user(request)
@@ -86,6 +91,8 @@ class Gate:
             await run_in_threadpool(self._check, header_user, signed_uid, check)
         except NotFound as exc:
             return error(404, str(exc))
+        except StoreError as exc:
+            return error(409, str(exc))
         return None
 
     def _check(
@@ -99,11 +106,7 @@ class Gate:
             if signed_uid is not None:
                 row = None
                 if signed_uid.isdigit():
-                    row = (
-                        conn.execute(select(t.users).where(t.users.c.id == int(signed_uid)))
-                        .mappings()
-                        .first()
-                    )
+                    row = conn.execute(_USER_BY_ID, {"id": int(signed_uid)}).mappings().first()
                 if row is None:  # its user was deleted: the URL died with them
                     raise NotFound("not found: the user this URL was issued to no longer exists")
                 subjects.append(dict(row))

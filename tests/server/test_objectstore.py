@@ -201,6 +201,56 @@ def test_content_addressed_upload_without_a_declared_digest(objects: ObjectStore
     assert _pending(objects) == []  # the temporary object (S3) is gone
 
 
+def test_tiny_chunks_an_empty_body_and_an_early_hang_up(objects: ObjectStore) -> None:
+    """A batch of thousands of pieces (more than one writev takes) is stored byte for
+    byte; an empty body is an empty object; a hang-up before the first batch is full
+    leaves nothing, as one after it does."""
+    data = os.urandom(5000 * 7)
+
+    async def tiny(then: BaseException | None = None) -> AsyncIterator[bytes]:
+        for i in range(0, len(data), 7):
+            yield data[i : i + 7]
+        if then is not None:
+            raise then
+
+    async def nothing() -> AsyncIterator[bytes]:
+        return
+        yield b""
+
+    md5 = hashlib.md5(data).hexdigest()
+    stored = _run(objects.put_stream("runs/9/tiny", tiny(), limit=MiB, expected_md5=md5))
+    assert (stored.md5_hex, stored.size) == (md5, len(data))
+    assert objects.read("runs/9/tiny") == data
+    empty = _run(objects.put_stream("runs/9/empty", nothing(), limit=MiB))
+    assert (empty.size, objects.read("runs/9/empty")) == (0, b"")
+    assert empty.md5_hex == hashlib.md5(b"").hexdigest()
+    with pytest.raises(ClientDisconnect):
+        _run(objects.put_stream("runs/9/cut", tiny(ClientDisconnect()), limit=MiB))
+    assert not objects.exists("runs/9/cut")
+    assert _pending(objects) == []
+
+
+def test_make_durable_fsyncs_each_directory_a_rename_changed(
+    objects: ObjectStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = ["artifacts/ab/one", "artifacts/ab/two", "artifacts/cd/three"]
+    for key in keys:
+        _run(objects.put_stream(key, _body(64 * 1024), limit=MiB))
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    objects.make_durable(keys)
+    if isinstance(objects, LocalObjectStore):  # one fsync per directory, each really done
+        assert sorted(synced) == [str(objects.root / "artifacts" / d) for d in ("ab", "cd")]
+    else:  # a completed S3 upload is durable already
+        assert synced == []
+
+
 def test_delete_and_delete_prefix_by_whole_segments(objects: ObjectStore) -> None:
     for key in ("runs/5/a.txt", "runs/5/media/b.png", "runs/50/c.txt"):
         _run(objects.put_stream(key, _body(64 * 1024), limit=MiB))

@@ -154,6 +154,7 @@ class ArtifactMutationFields:
             # Every file the manifest names, asked of storage at once (S3: concurrently).
             manifest = storage.read(row["manifest_md5"])
             stored = storage.present(changes.stored_file_md5s(manifest))
+            storage.make_durable(stored | {row["manifest_md5"]})
             read_manifest, has_blob = (lambda _md5: manifest), stored.__contains__
         row = changes.commit(ctx.conn, row["id"], read_manifest, has_blob)
         return {"artifact": ArtifactObj(row), "clientMutationId": input.get("clientMutationId")}

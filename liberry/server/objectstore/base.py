@@ -129,6 +129,12 @@ class ObjectStore(ABC):
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object whose key starts with `prefix` (ending in `/`); how many."""
 
+    def make_durable(self, keys: Iterable[str]) -> None:
+        """Make sure these stored objects survive a crash before something that names them
+        is recorded (an artifact's commit). Objects are durable once `put_stream` returns on
+        S3; the local backend fsyncs the directories their renames changed."""
+        return None
+
     def local_path(self, key: str) -> Path | None:
         """A file holding the object, which the server may send as is (a local backend),
         or None: then it is streamed with `open_stream`."""

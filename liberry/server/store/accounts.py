@@ -13,7 +13,7 @@ import hmac
 import secrets
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, bindparam, delete, func, select, union
 
 from . import tables as t
 from .errors import NotFound, StoreError
@@ -194,13 +194,18 @@ def entity_by_name(conn: Connection, name: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+# Built once: every access check of every request asks it.
+_ENTITY_IDS = union(
+    select(t.entities.c.id).where(
+        t.entities.c.user_id == bindparam("user_id"), t.entities.c.is_team.is_(False)
+    ),
+    select(t.team_members.c.entity_id).where(t.team_members.c.user_id == bindparam("user_id")),
+)
+
+
 def entity_ids_of(conn: Connection, user_id: int) -> set[int]:
     """The entities a user reads and writes: their own, and the teams they belong to."""
-    own = select(t.entities.c.id).where(
-        t.entities.c.user_id == user_id, t.entities.c.is_team.is_(False)
-    )
-    teams = select(t.team_members.c.entity_id).where(t.team_members.c.user_id == user_id)
-    return {int(r[0]) for r in conn.execute(own.union(teams))}
+    return {int(r[0]) for r in conn.execute(_ENTITY_IDS, {"user_id": user_id})}
 
 
 def teams_of(conn: Connection, user_id: int) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, select
+from sqlalchemy import Connection, and_, bindparam, delete, func, select
 
 from . import tables as t
 from .artifact_names import (
@@ -147,6 +147,23 @@ def _ensure_collection(
 def get_artifact(conn: Connection, pk: int) -> dict[str, Any] | None:
     rows = fetch_dicts(conn, _artifact_select().where(_A.c.id == pk))
     return rows[0] if rows else None
+
+
+# Built once: an artifact file's PUT asks it every time, and building a statement (and its
+# cache key) costs SQLAlchemy more than SQLite takes to answer it.
+_PLACE = (
+    select(_A.c.state, _C.c.project_id, t.projects.c.entity_id)
+    .join(_C, _C.c.id == _A.c.collection_id)
+    .join(t.projects, t.projects.c.id == _C.c.project_id)
+    .where(_A.c.id == bindparam("pk"))
+)
+
+
+def artifact_place(conn: Connection, pk: int) -> tuple[str, int, int] | None:
+    """(state, project id, entity id) of artifact `pk`, or None: what an upload's access
+    check needs, without the whole row."""
+    row = conn.execute(_PLACE, {"pk": pk}).first()
+    return None if row is None else (str(row[0]), int(row[1]), int(row[2]))
 
 
 def require_artifact(conn: Connection, pk: int) -> dict[str, Any]:

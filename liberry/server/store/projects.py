@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from . import tables as t
 from .accounts import ensure_entity, validate_name
@@ -30,16 +30,16 @@ def get_project(conn: Connection, entity: str, name: str) -> dict[str, Any] | No
     return dict(row) if row else None
 
 
+# Built once: access checks look projects up by id on every storage request.
+_PROJECT_BY_ID = (
+    select(*_PROJECT_COLUMNS)
+    .join(t.entities, t.entities.c.id == t.projects.c.entity_id)
+    .where(t.projects.c.id == bindparam("project_id"))
+)
+
+
 def get_project_by_id(conn: Connection, project_id: int) -> dict[str, Any] | None:
-    row = (
-        conn.execute(
-            select(*_PROJECT_COLUMNS)
-            .join(t.entities, t.entities.c.id == t.projects.c.entity_id)
-            .where(t.projects.c.id == project_id)
-        )
-        .mappings()
-        .first()
-    )
+    row = conn.execute(_PROJECT_BY_ID, {"project_id": project_id}).mappings().first()
     return dict(row) if row else None
 
 
