@@ -405,7 +405,9 @@ def kernel_eval(lab: dict[str, Any], name: str, expr: str) -> Any:
     assert kernel_id, f"no kernel session for {name}: {[s['path'] for s in sessions]}"
     client = BlockingKernelClient()
     client.load_connection_file(str(lab["runtime"] / f"kernel-{kernel_id}.json"))
-    client.start_channels()
+    # No heartbeat channel: its thread re-creates a zmq socket each time a busy kernel misses
+    # a beat, and over a long session that ran out of sockets ("Too many open files").
+    client.start_channels(hb=False)
     try:
         out: list[str] = []
         errors: list[str] = []
