@@ -23,6 +23,7 @@ __all__ = [
     "StorageError",
     "Stored",
     "UploadTooLarge",
+    "batches",
     "check_digest",
 ]
 
@@ -44,6 +45,25 @@ class DigestMismatch(ValueError):
 
 class UploadTooLarge(ValueError):
     """The body went past the server's upload limit."""
+
+
+async def batches(chunks: AsyncIterable[bytes], limit: int) -> AsyncIterator[list[bytes]]:
+    """A body's chunks gathered into batches of at least BATCH bytes (the last may be shorter
+    or empty), for a worker thread to hash and write a batch per hop; UploadTooLarge as soon
+    as the body passes `limit` bytes."""
+    size = 0
+    batch: list[bytes] = []
+    batched = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise UploadTooLarge(f"upload larger than the limit of {limit} bytes")
+        batch.append(chunk)
+        batched += len(chunk)
+        if batched >= BATCH:
+            yield batch
+            batch, batched = [], 0
+    yield batch
 
 
 @dataclass(frozen=True)

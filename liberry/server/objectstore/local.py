@@ -24,7 +24,7 @@ from .base import (
     ObjectStream,
     StorageError,
     Stored,
-    UploadTooLarge,
+    batches,
     check_digest,
 )
 
@@ -92,18 +92,13 @@ class LocalObjectStore(ObjectStore):
             return Stored(name, got, size)
 
         try:
-            batch: list[bytes] = []
-            batched = 0
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > limit:
-                    raise UploadTooLarge(f"upload larger than the limit of {limit} bytes")
-                batch.append(chunk)
-                batched += len(chunk)
-                if batched >= BATCH:
-                    await anyio.to_thread.run_sync(incoming.absorb, batch)
-                    batch, batched = [], 0
-            return await anyio.to_thread.run_sync(finish, batch)
+            held: list[bytes] = []  # the last batch waits: it goes with `finish`
+            async for batch in batches(chunks, limit):
+                if held:
+                    await anyio.to_thread.run_sync(incoming.absorb, held)
+                size += sum(len(chunk) for chunk in batch)
+                held = batch
+            return await anyio.to_thread.run_sync(finish, held)
         finally:
             incoming.discard()
 

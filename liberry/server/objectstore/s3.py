@@ -38,7 +38,7 @@ from .base import (
     ObjectStream,
     StorageError,
     Stored,
-    UploadTooLarge,
+    batches,
     check_digest,
 )
 
@@ -157,19 +157,10 @@ class S3ObjectStore(ObjectStore):
 
         async def hashed() -> AsyncIterator[bytes]:
             nonlocal size
-            batch: list[bytes] = []
-            batched = 0
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > limit:
-                    raise UploadTooLarge(f"upload larger than the limit of {limit} bytes")
-                batch.append(chunk)
-                batched += len(chunk)
-                if batched >= BATCH:
+            async for batch in batches(chunks, limit):
+                if batch:
+                    size += sum(len(chunk) for chunk in batch)
                     yield await anyio.to_thread.run_sync(absorb, batch)
-                    batch, batched = [], 0
-            if batch:
-                yield await anyio.to_thread.run_sync(absorb, batch)
             # Raising here, before the iterator ends, makes obstore abort the upload.
             check_digest(md5, size, expected_md5)
 
