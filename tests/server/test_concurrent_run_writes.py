@@ -15,7 +15,6 @@ import json
 import threading
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from liberry.server.filestream import apply_chunk
@@ -114,9 +113,11 @@ def test_concurrent_file_streams_and_writes_lose_nothing(store: Store) -> None:
 
 
 def test_run_write_holds_the_store_lock_shared(store: Store) -> None:
-    """Two run writes overlap; a plain write waits until both have ended (PostgreSQL)."""
+    """PostgreSQL: two run writes overlap; a plain write waits until both have ended.
+    SQLite: a run write is a plain write (BEGIN IMMEDIATE): the second waits for the first."""
     if store.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite's writers are one at a time (BEGIN IMMEDIATE)")
+        _run_writes_take_turns(store)
+        return
     both_in = threading.Barrier(2, timeout=30)
     order: list[str] = []
     with store.run_write() as first:
@@ -144,3 +145,22 @@ def test_run_write_holds_the_store_lock_shared(store: Store) -> None:
         order.append("first ends")
     writer.join(timeout=30)
     assert order == ["run write", "first ends", "write"]
+
+
+def _run_writes_take_turns(store: Store) -> None:
+    order: list[str] = []
+    with store.run_write() as first:
+        first.execute(select(1))
+
+        def second_run_write() -> None:
+            with store.run_write() as conn:
+                conn.execute(select(1))
+                order.append("second")
+
+        runner = threading.Thread(target=second_run_write)
+        runner.start()
+        runner.join(timeout=1)
+        assert runner.is_alive(), "two SQLite writers ran at once"
+        order.append("first ends")
+    runner.join(timeout=30)
+    assert order == ["first ends", "second"]
