@@ -98,6 +98,12 @@ class UserObj:
         return {"edges": [{"node": EntityObj(r)} for r in rows]}
 
 
+def user_obj(conn: Any, user_id: int | None) -> UserObj | None:
+    """The `User` a row's `user_id` names (None when it has none, or the user is gone)."""
+    row = accounts.user_by_id(conn, user_id) if user_id is not None else None
+    return UserObj(row) if row else None
+
+
 class EntityObj:
     def __init__(self, row: dict[str, Any]) -> None:
         self.row = row
@@ -147,19 +153,7 @@ class ProjectObj(ProjectArtifactFields, ProjectViewFields, ProjectSweepFields):
         return EntityObj(ent)
 
     def user(self, info: Info) -> UserObj | None:
-        from sqlalchemy import select
-
-        from ..store import tables as t
-
-        if self.row.get("user_id") is None:
-            return None
-        row = (
-            ctx_of(info)
-            .conn.execute(select(t.users).where(t.users.c.id == self.row["user_id"]))
-            .mappings()
-            .first()
-        )
-        return UserObj(dict(row)) if row else None
+        return user_obj(ctx_of(info).conn, self.row.get("user_id"))
 
     def runCount(self, info: Info, filters: str | None = None) -> int:
         return runs.count_runs(ctx_of(info).conn, self.row["id"], runs.parse_filters(filters))

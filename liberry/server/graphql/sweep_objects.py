@@ -159,20 +159,9 @@ class SweepObj:
         return ProjectObj(self.project_row)
 
     def user(self, info: Info) -> Any:
-        from sqlalchemy import select
+        from .objects import user_obj
 
-        from ..store import tables as t
-        from .objects import UserObj
-
-        if self.row.get("user_id") is None:
-            return None
-        found = (
-            ctx_of(info)
-            .conn.execute(select(t.users).where(t.users.c.id == self.row["user_id"]))
-            .mappings()
-            .first()
-        )
-        return UserObj(dict(found)) if found else None
+        return user_obj(ctx_of(info).conn, self.row.get("user_id"))
 
     def runs(
         self,

@@ -166,6 +166,11 @@ def user_for_key(conn: Connection, key: str, secret: bytes) -> dict[str, Any] | 
     return user
 
 
+def user_by_id(conn: Connection, user_id: int) -> dict[str, Any] | None:
+    row = conn.execute(select(t.users).where(t.users.c.id == user_id)).mappings().first()
+    return dict(row) if row else None
+
+
 def user_by_name(conn: Connection, username: str) -> dict[str, Any] | None:
     row = conn.execute(select(t.users).where(t.users.c.username == username)).mappings().first()
     return dict(row) if row else None

@@ -4,16 +4,16 @@
 displayName, state, createdAt, heartbeatAt, updatedAt, group, jobType, sweep, notes, host,
 username, and snake_case spellings) and `tags` (a list of strings).
 
-Config and summary keys are read from the `run_values` side table (`values.py`) as an EXISTS
-over the run's row for that key (`ValueField`); paths it does not hold (deeper than
-`values.MAX_DEPTH`, or under `_wandb`) from the JSON text by `jsonsql` (`JsonField`), with
-the same semantics. Every condition is two-valued (never SQL NULL), so negation is exact.
-`filters.py` parses a filter and combines these; `ordering.py` sorts by them.
+Config and summary keys are read from the `run_values` side table (`values.py`), an EXISTS on
+the run's row for that key (`ValueField`); deeper paths or `_wandb` from the JSON text by
+`jsonsql` (`JsonField`), with the same semantics. Conditions are two-valued (never NULL), so
+negation is exact. `filters.py` parses a filter and combines these; `ordering.py` sorts.
 """
 
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -122,7 +122,7 @@ def _boolean_kinds(op: str, value: bool) -> list[str]:
     return ["true" if b else "false" for b in (False, True) if COMPARISONS[op](b, value)]
 
 
-class Field:
+class Field(ABC):
     """One filterable thing; every method returns a two-valued condition."""
 
     operators: tuple[str, ...] = FIELD_OPS
@@ -132,20 +132,20 @@ class Field:
         self.dialect = dialect
         self.where = where  # its location in the filter, for messages
 
-    def eq(self, value: Any) -> ColumnElement[bool]:
-        raise NotImplementedError
+    @abstractmethod
+    def eq(self, value: Any) -> ColumnElement[bool]: ...
 
-    def compare(self, op: str, value: Any) -> ColumnElement[bool]:
-        raise NotImplementedError
+    @abstractmethod
+    def compare(self, op: str, value: Any) -> ColumnElement[bool]: ...
 
     def in_(self, values: Sequence[Any]) -> ColumnElement[bool]:
         return or_(false(), *(self.eq(v) for v in values))
 
-    def exists(self, flag: bool) -> ColumnElement[bool]:
-        raise NotImplementedError
+    @abstractmethod
+    def exists(self, flag: bool) -> ColumnElement[bool]: ...
 
-    def regex(self, pattern: str) -> ColumnElement[bool]:
-        raise NotImplementedError
+    @abstractmethod
+    def regex(self, pattern: str) -> ColumnElement[bool]: ...
 
     def all_(self, values: Sequence[Any]) -> ColumnElement[bool]:
         raise FilterError(unknown_op("$all", self.where, self.operators))
