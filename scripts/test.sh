@@ -15,6 +15,11 @@ fi
 npm ci --no-audit --no-fund --loglevel=error
 npm run build
 .venv/bin/python -m pip install -q -e ".[test]"
+# PyTorch, CPU build, for the one test of torch's own SummaryWriter (tests/api/test_tensorboard.py).
+# Not in the `test` extra: elsewhere plain `torch` is a multi-GB CUDA download. Here pip takes the
+# CPU wheel this kind of machine keeps on disk; where it cannot, that one test is skipped.
+.venv/bin/python -m pip install -q "torch==2.13.0" \
+  || echo "torch 2.13.0 could not be installed: the SummaryWriter test will be skipped" >&2
 
 if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ]; then
