@@ -274,3 +274,32 @@ def test_skipping_without_edges_gives_the_same_cursors(
                         break
                     cursor = lean["endCursor"]
     assert pages > 100
+
+
+def test_a_page_of_runs_reads_no_user_per_run(server: ServerHandle, project_name: str) -> None:
+    """W&B's clients ask every run of a page for `user { username }`: it comes with the page's
+    own query (a join), never one lookup per run."""
+    from sqlalchemy import event
+
+    wire = Wire(server.url, server.api_key)
+    for i in range(12):
+        wire.upsert("admin", project_name, f"u{i}")
+    lookups: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "WHERE users.id =" in statement:
+            lookups.append(statement)
+
+    engine = server.data.store.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        data = wire.gql(
+            """query ($e: String!, $p: String!) { project(name: $p, entityName: $e) {
+                 runs(first: 12) { edges { node { name user { username } } } } } }""",
+            {"e": "admin", "p": project_name},
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    users = [e["node"]["user"]["username"] for e in data["project"]["runs"]["edges"]]
+    assert users == ["admin"] * 12
+    assert lookups == []

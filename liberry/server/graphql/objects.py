@@ -16,6 +16,7 @@ from graphql import (
     InlineFragmentNode,
     SelectionSetNode,
 )
+from sqlalchemy import Connection
 
 from ..store import accounts, files, history, projects, runs, streams
 from ..store.errors import StoreError
@@ -98,8 +99,9 @@ class UserObj:
         return {"edges": [{"node": EntityObj(r)} for r in rows]}
 
 
-def user_obj(conn: Any, user_id: int | None) -> UserObj | None:
-    """The `User` a row's `user_id` names (None when it has none, or the user is gone)."""
+def user_obj(conn: Connection, user_id: int | None) -> UserObj | None:
+    """The `User` a project's or sweep's `user_id` names (None when it has none, or the user
+    is gone). A run's user comes with the run's own row (the page query joins users)."""
     row = accounts.user_by_id(conn, user_id) if user_id is not None else None
     return UserObj(row) if row else None
 
